@@ -1,0 +1,29 @@
+/* The control protocol between vpnctl and vpnd, over a Unix stream socket.
+ *
+ * Request: one line of printable ASCII ending in '\n', at most VPND_CTL_MAX_REQUEST
+ * bytes with the newline, words separated by single spaces; the first word is the
+ * command. One request per connection.
+ *
+ * Reply: a status line, "ok\n" or "error\n", then the body (UTF-8 text: the requested
+ * output, or one line per problem for an error), then the server closes the
+ * connection. A reply body is at most VPND_CTL_MAX_REPLY bytes.
+ *
+ * Commands:
+ *   show [PEER]          human-readable state
+ *   show-json            the JSON document of the contract
+ *   reload               re-read the config file and apply the difference
+ */
+#ifndef VPND_CONTROL_H
+#define VPND_CONTROL_H
+
+#define VPND_CTL_MAX_REQUEST 4096
+#define VPND_CTL_MAX_REPLY   (16u << 20)
+#define VPND_CTL_MAX_ARGS    32
+#define VPND_RUN_DIR	     "/run/vpnd"
+#define VPND_STATE_DIR	     "/var/lib/vpnd"
+#define VPND_CONF_DIR	     "/etc/vpnd"
+
+#define VPND_CTL_REPLY_OK    "ok\n"
+#define VPND_CTL_REPLY_ERROR "error\n"
+
+#endif
