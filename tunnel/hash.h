@@ -23,5 +23,8 @@ void wg_hmac(uint8_t out[WG_BLAKE2S_OUTLEN], const uint8_t *key, size_t keylen, 
  * is 32 bytes; intermediate values are wiped. */
 void wg_kdf(uint8_t *out1, uint8_t *out2, uint8_t *out3, const uint8_t chaining_key[32],
 	    const void *input, size_t inlen);
+/* wg_kdf with a key of any length, as the published HKDF test vectors use. */
+void wg_hkdf(uint8_t *out1, uint8_t *out2, uint8_t *out3, const uint8_t *key, size_t keylen,
+	     const void *input, size_t inlen);
 
 #endif

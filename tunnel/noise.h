@@ -88,7 +88,8 @@ int wg_noise_create_initiation(struct wg_noise *n, struct wg_handshake *hs,
 			       const uint8_t timestamp[WG_TIMESTAMP_LEN]);
 /* Authenticate an initiation (macs already checked by the caller) and find its peer.
  * On success *out is the peer's handshake in CONSUMED_INITIATION. now_ns is monotonic,
- * used to refuse more than WG_INITIATIONS_PER_SECOND from one peer. */
+ * used to refuse more than WG_INITIATIONS_PER_SECOND from one peer. On -EEXIST *out is
+ * the (unchanged) handshake of the peer that sent it; on other errors it is NULL. */
 int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiation *msg,
 				uint64_t now_ns, struct wg_handshake **out);
 /* Fill msg (except macs) as responder; hs must be in CONSUMED_INITIATION. */

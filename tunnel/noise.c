@@ -1,0 +1,480 @@
+/* The WireGuard handshake, Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s, written to be read
+ * side by side with section 5.4 of the WireGuard paper:
+ *
+ *   IKpsk2:
+ *     <- s
+ *     ...
+ *     -> e, es, s, ss, {t}        handshake initiation, t = TAI64N timestamp
+ *     <- e, ee, se, psk, {}       handshake response
+ *
+ * Every step works on local copies of the chaining key and hash; a handshake is only
+ * written once a message has been fully created or authenticated, so a forged or
+ * replayed message never disturbs the state of a real one.
+ *
+ * A handshake names itself by a local index only while it awaits an answer or a session
+ * (the CREATED_* and CONSUMED_RESPONSE states). begin_session hands that index to the
+ * keypair; every other way out of those states drops it through the callbacks. */
+#include "noise.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "hash.h"
+#include "replay.h"
+#include "tai64n.h"
+
+/* Every AEAD key of the handshake encrypts exactly one message: the nonce is counter 0. */
+static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+
+_Static_assert(WG_KEY_LEN == crypto_scalarmult_BYTES, "X25519 keys");
+_Static_assert(WG_AUTHTAG_LEN == crypto_aead_chacha20poly1305_IETF_ABYTES, "Poly1305 tag");
+
+/* C_i = HASH(construction), H_i = HASH(C_i || identifier), H = HASH(H_i || S_r). */
+static void handshake_start(uint8_t ck[WG_HASH_LEN], uint8_t h[WG_HASH_LEN],
+			    const uint8_t responder_static[WG_KEY_LEN])
+{
+	wg_hash(ck, WG_CONSTRUCTION, strlen(WG_CONSTRUCTION));
+	wg_hash2(h, ck, WG_HASH_LEN, WG_IDENTIFIER, strlen(WG_IDENTIFIER));
+	wg_hash2(h, h, WG_HASH_LEN, responder_static, WG_KEY_LEN);
+}
+
+static void mix_hash(uint8_t h[WG_HASH_LEN], const void *in, size_t len)
+{
+	wg_hash2(h, h, WG_HASH_LEN, in, len);
+}
+
+static void mix_key(uint8_t ck[WG_HASH_LEN], const void *in, size_t len)
+{
+	wg_kdf(ck, NULL, NULL, ck, in, len);
+}
+
+/* (C, k) = KDF2(C, DH(priv, pub)), or C = KDF1(...) when key is NULL. False when the
+ * result is all zero: pub is of low order and the "shared" secret is public. */
+static bool mix_dh(uint8_t ck[WG_HASH_LEN], uint8_t *key, const uint8_t priv[WG_KEY_LEN],
+		   const uint8_t pub[WG_KEY_LEN])
+{
+	uint8_t dh[WG_KEY_LEN];
+	bool ok = false;
+
+	if (crypto_scalarmult(dh, priv, pub) != 0)
+		goto out;
+	wg_kdf(ck, key, NULL, ck, dh, sizeof(dh));
+	ok = true;
+out:
+	sodium_memzero(dh, sizeof(dh));
+	return ok;
+}
+
+static void clamp(uint8_t k[WG_KEY_LEN])
+{
+	k[0] &= 248;
+	k[31] &= 127;
+	k[31] |= 64;
+}
+
+static bool generate_ephemeral(uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN])
+{
+	randombytes_buf(priv, WG_KEY_LEN);
+	clamp(priv);
+	return crypto_scalarmult_base(pub, priv) == 0;
+}
+
+/* dst = AEAD(key, 0, src, h): len bytes of ciphertext followed by the tag. */
+static void seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[WG_KEY_LEN],
+		 const uint8_t h[WG_HASH_LEN])
+{
+	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, h, WG_HASH_LEN, NULL,
+						  zero_nonce, key);
+}
+
+static bool open_sealed(uint8_t *dst, const uint8_t *src, size_t srclen,
+			const uint8_t key[WG_KEY_LEN], const uint8_t h[WG_HASH_LEN])
+{
+	return crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, srclen, h,
+							 WG_HASH_LEN, zero_nonce, key) == 0;
+}
+
+static bool holds_index(const struct wg_handshake *hs)
+{
+	return hs->state == WG_HANDSHAKE_CREATED_INITIATION ||
+	       hs->state == WG_HANDSHAKE_CREATED_RESPONSE ||
+	       hs->state == WG_HANDSHAKE_CONSUMED_RESPONSE;
+}
+
+static void release_index(struct wg_noise *n, struct wg_handshake *hs)
+{
+	if (holds_index(hs))
+		n->cb.index_drop(n->cb.ctx, hs->local_index);
+	hs->local_index = 0;
+}
+
+/* Zero the secrets of one handshake attempt, keeping what outlives it: the peer's keys
+ * and the replay and flood defences. */
+static void wipe_ephemeral_state(struct wg_handshake *hs)
+{
+	sodium_memzero(hs->ephemeral_private, sizeof(hs->ephemeral_private));
+	sodium_memzero(hs->remote_ephemeral, sizeof(hs->remote_ephemeral));
+	sodium_memzero(hs->hash, sizeof(hs->hash));
+	sodium_memzero(hs->chaining_key, sizeof(hs->chaining_key));
+	hs->state = WG_HANDSHAKE_ZEROED;
+}
+
+/* As the Linux module: at most WG_INITIATIONS_PER_SECOND initiations from one peer are
+ * worth the Diffie-Hellmans they cost. 0 is "never", as the monotonic clock of the
+ * daemon never reads 0. */
+static bool initiation_flood(const struct wg_handshake *hs, uint64_t now_ns)
+{
+	const uint64_t gap = WG_NSEC_PER_SEC / WG_INITIATIONS_PER_SECOND;
+
+	return hs->last_initiation_consumption_ns &&
+	       now_ns < hs->last_initiation_consumption_ns + gap;
+}
+
+int wg_noise_set_private_key(struct wg_noise *n, const uint8_t priv[WG_KEY_LEN])
+{
+	struct wg_static_identity *id = &n->identity;
+	uint8_t key[WG_KEY_LEN], pub[WG_KEY_LEN];
+	int ret = -EINVAL;
+
+	memcpy(key, priv, WG_KEY_LEN);
+	sodium_memzero(id, sizeof(*id));
+	/* As the Linux module: an all-zero key is the absence of one. */
+	if (sodium_is_zero(key, WG_KEY_LEN))
+		goto out;
+	/* Kept as given, so the owner can tell whether a reloaded key is the same one;
+	 * libsodium clamps the scalar on every use. */
+	if (crypto_scalarmult_base(pub, key) != 0)
+		goto out;
+	memcpy(id->static_private, key, WG_KEY_LEN);
+	memcpy(id->static_public, pub, WG_KEY_LEN);
+	id->has_identity = true;
+	ret = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
+int wg_noise_handshake_init(struct wg_noise *n, struct wg_handshake *hs,
+			    const uint8_t remote_static[WG_KEY_LEN], const uint8_t *preshared_key,
+			    void *owner)
+{
+	uint8_t scalar[WG_KEY_LEN], shared[WG_KEY_LEN];
+	int ret = -EINVAL;
+
+	/* Any clamped scalar is a multiple of the cofactor, so a low-order key maps to
+	 * zero whichever scalar probes it; without an identity yet, a random one will do. */
+	if (n->identity.has_identity) {
+		if (sodium_memcmp(remote_static, n->identity.static_public, WG_KEY_LEN) == 0)
+			goto out;
+		memcpy(scalar, n->identity.static_private, WG_KEY_LEN);
+	} else {
+		randombytes_buf(scalar, sizeof(scalar));
+	}
+	if (crypto_scalarmult(shared, scalar, remote_static) != 0)
+		goto out;
+
+	sodium_memzero(hs, sizeof(*hs));
+	memcpy(hs->remote_static, remote_static, WG_KEY_LEN);
+	if (preshared_key)
+		memcpy(hs->preshared_key, preshared_key, WG_KEY_LEN);
+	if (n->identity.has_identity)
+		memcpy(hs->precomputed_static_static, shared, WG_KEY_LEN);
+	hs->owner = owner;
+	hs->state = WG_HANDSHAKE_ZEROED;
+	ret = 0;
+out:
+	sodium_memzero(scalar, sizeof(scalar));
+	sodium_memzero(shared, sizeof(shared));
+	return ret;
+}
+
+void wg_noise_handshake_refresh_static(struct wg_noise *n, struct wg_handshake *hs)
+{
+	const struct wg_static_identity *id = &n->identity;
+
+	/* A zero result makes every handshake with this peer fail, which is what a peer
+	 * that now has our own key, or none of ours, deserves. */
+	if (!id->has_identity ||
+	    sodium_memcmp(hs->remote_static, id->static_public, WG_KEY_LEN) == 0 ||
+	    crypto_scalarmult(hs->precomputed_static_static, id->static_private,
+			      hs->remote_static) != 0)
+		sodium_memzero(hs->precomputed_static_static, WG_KEY_LEN);
+}
+
+void wg_noise_handshake_clear(struct wg_noise *n, struct wg_handshake *hs)
+{
+	release_index(n, hs);
+	wipe_ephemeral_state(hs);
+}
+
+int wg_noise_create_initiation(struct wg_noise *n, struct wg_handshake *hs,
+			       struct wg_msg_initiation *msg,
+			       const uint8_t timestamp[WG_TIMESTAMP_LEN])
+{
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], e_priv[WG_KEY_LEN];
+	int ret = -ENOKEY;
+
+	if (!n->identity.has_identity)
+		goto out;
+	ret = -EINVAL;
+	if (sodium_is_zero(hs->precomputed_static_static, WG_KEY_LEN))
+		goto out;
+
+	handshake_start(ck, h, hs->remote_static);
+	wg_le32_write(&msg->header, WG_MSG_HANDSHAKE_INITIATION);
+
+	/* e */
+	if (!generate_ephemeral(e_priv, msg->unencrypted_ephemeral))
+		goto out;
+	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+
+	/* es */
+	if (!mix_dh(ck, key, e_priv, hs->remote_static))
+		goto out;
+
+	/* s */
+	seal(msg->encrypted_static, n->identity.static_public, WG_KEY_LEN, key, h);
+	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
+
+	/* ss */
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
+
+	/* {t} */
+	seal(msg->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN, key, h);
+	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
+
+	release_index(n, hs);
+	hs->local_index = n->cb.index_assign(n->cb.ctx, hs);
+	wg_le32_write(&msg->sender_index, hs->local_index);
+	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->state = WG_HANDSHAKE_CREATED_INITIATION;
+	ret = 0;
+out:
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(e_priv, sizeof(e_priv));
+	return ret;
+}
+
+int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiation *msg,
+				uint64_t now_ns, struct wg_handshake **out)
+{
+	const struct wg_static_identity *id = &n->identity;
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN];
+	uint8_t s_pub[WG_KEY_LEN], t[WG_TIMESTAMP_LEN];
+	struct wg_handshake *hs;
+	int ret = -ENOKEY;
+
+	*out = NULL;
+	if (!id->has_identity)
+		goto out;
+	ret = -EINVAL;
+	if (wg_le32_read(&msg->header) != WG_MSG_HANDSHAKE_INITIATION)
+		goto out;
+
+	handshake_start(ck, h, id->static_public);
+
+	/* e */
+	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+
+	/* es */
+	if (!mix_dh(ck, key, id->static_private, msg->unencrypted_ephemeral))
+		goto out;
+
+	/* s */
+	if (!open_sealed(s_pub, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
+		goto out;
+	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
+	ret = -ENOKEY;
+	hs = n->cb.lookup_static(n->cb.ctx, s_pub);
+	if (!hs)
+		goto out;
+
+	/* ss */
+	ret = -EINVAL;
+	if (sodium_is_zero(hs->precomputed_static_static, WG_KEY_LEN))
+		goto out;
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
+
+	/* {t} */
+	if (!open_sealed(t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
+		goto out;
+	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
+
+	/* The message is the peer's own, but perhaps an old one played back, or one of a
+	 * flood meant to make us spend Diffie-Hellmans; the owner may still count it
+	 * against the peer, so it learns which handshake it was. */
+	*out = hs;
+	ret = -EEXIST;
+	if (!wg_tai64n_after(t, hs->latest_timestamp))
+		goto out;
+	if (initiation_flood(hs, now_ns))
+		goto out;
+
+	release_index(n, hs);
+	sodium_memzero(hs->ephemeral_private, WG_KEY_LEN);
+	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->remote_index = wg_le32_read(&msg->sender_index);
+	memcpy(hs->latest_timestamp, t, WG_TIMESTAMP_LEN);
+	hs->last_initiation_consumption_ns = now_ns;
+	hs->state = WG_HANDSHAKE_CONSUMED_INITIATION;
+	ret = 0;
+out:
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(s_pub, sizeof(s_pub));
+	sodium_memzero(t, sizeof(t));
+	return ret;
+}
+
+int wg_noise_create_response(struct wg_noise *n, struct wg_handshake *hs,
+			     struct wg_msg_response *msg)
+{
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], tau[WG_HASH_LEN];
+	uint8_t e_priv[WG_KEY_LEN];
+	int ret = -ESTALE;
+
+	if (hs->state != WG_HANDSHAKE_CONSUMED_INITIATION)
+		goto out;
+	ret = -EINVAL;
+	memcpy(ck, hs->chaining_key, WG_HASH_LEN);
+	memcpy(h, hs->hash, WG_HASH_LEN);
+	wg_le32_write(&msg->header, WG_MSG_HANDSHAKE_RESPONSE);
+	wg_le32_write(&msg->receiver_index, hs->remote_index);
+
+	/* e */
+	if (!generate_ephemeral(e_priv, msg->unencrypted_ephemeral))
+		goto out;
+	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+
+	/* ee */
+	if (!mix_dh(ck, NULL, e_priv, hs->remote_ephemeral))
+		goto out;
+
+	/* se */
+	if (!mix_dh(ck, NULL, e_priv, hs->remote_static))
+		goto out;
+
+	/* psk */
+	wg_kdf(ck, tau, key, ck, hs->preshared_key, WG_KEY_LEN);
+	mix_hash(h, tau, sizeof(tau));
+
+	/* {} */
+	seal(msg->encrypted_nothing, NULL, 0, key, h);
+	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
+
+	release_index(n, hs);
+	hs->local_index = n->cb.index_assign(n->cb.ctx, hs);
+	wg_le32_write(&msg->sender_index, hs->local_index);
+	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->state = WG_HANDSHAKE_CREATED_RESPONSE;
+	ret = 0;
+out:
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(tau, sizeof(tau));
+	sodium_memzero(e_priv, sizeof(e_priv));
+	return ret;
+}
+
+int wg_noise_consume_response(struct wg_noise *n, const struct wg_msg_response *msg,
+			      struct wg_handshake **out)
+{
+	const struct wg_static_identity *id = &n->identity;
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], tau[WG_HASH_LEN];
+	struct wg_handshake *hs;
+	int ret = -ENOKEY;
+
+	*out = NULL;
+	if (!id->has_identity)
+		goto out;
+	ret = -EINVAL;
+	if (wg_le32_read(&msg->header) != WG_MSG_HANDSHAKE_RESPONSE)
+		goto out;
+	/* An unknown index is most often a late answer to an initiation we have since
+	 * replaced: no handshake awaits it any more. */
+	ret = -ESTALE;
+	hs = n->cb.lookup_index(n->cb.ctx, wg_le32_read(&msg->receiver_index));
+	if (!hs || hs->state != WG_HANDSHAKE_CREATED_INITIATION)
+		goto out;
+	ret = -EINVAL;
+	memcpy(ck, hs->chaining_key, WG_HASH_LEN);
+	memcpy(h, hs->hash, WG_HASH_LEN);
+
+	/* e */
+	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+
+	/* ee */
+	if (!mix_dh(ck, NULL, hs->ephemeral_private, msg->unencrypted_ephemeral))
+		goto out;
+
+	/* se */
+	if (!mix_dh(ck, NULL, id->static_private, msg->unencrypted_ephemeral))
+		goto out;
+
+	/* psk */
+	wg_kdf(ck, tau, key, ck, hs->preshared_key, WG_KEY_LEN);
+	mix_hash(h, tau, sizeof(tau));
+
+	/* {} */
+	if (!open_sealed(NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
+		goto out;
+	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
+
+	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->remote_index = wg_le32_read(&msg->sender_index);
+	hs->state = WG_HANDSHAKE_CONSUMED_RESPONSE;
+	*out = hs;
+	ret = 0;
+out:
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(tau, sizeof(tau));
+	return ret;
+}
+
+int wg_noise_begin_session(struct wg_noise *n, struct wg_handshake *hs, struct wg_keypair *kp,
+			   uint64_t now_ns)
+{
+	(void)n;
+
+	/* (T_send, T_recv) = KDF2(C, empty) from the initiator's point of view. */
+	if (hs->state == WG_HANDSHAKE_CONSUMED_RESPONSE)
+		wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
+	else if (hs->state == WG_HANDSHAKE_CREATED_RESPONSE)
+		wg_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+	else
+		return -ESTALE;
+
+	kp->i_am_the_initiator = hs->state == WG_HANDSHAKE_CONSUMED_RESPONSE;
+	kp->send_counter = 0;
+	wg_replay_init(&kp->recv_counter);
+	kp->local_index = hs->local_index;
+	kp->remote_index = hs->remote_index;
+	kp->birth_ns = now_ns;
+	kp->send_valid = true;
+	kp->recv_valid = true;
+
+	/* The index now names the keypair: forget it without dropping it. */
+	hs->local_index = 0;
+	wipe_ephemeral_state(hs);
+	return 0;
+}
