@@ -1,0 +1,1080 @@
+/* The configuration file. libconfuse reads the syntax; this file gives every value its
+ * meaning, checks it, and collects every problem with the line it is on, so that one
+ * `vpnd -n` run shows the engineer everything to fix. */
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+#include <confuse.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "vpnd/key.h"
+#include "vpnd/limits.h"
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+#define NO_PEER	   UINT_MAX
+
+/* Every option is a CFGT_PTR holding its text and the line it was read on: libconfuse
+ * keeps no line per value, and an error has to say where the value is. */
+struct cval {
+	int line;
+	char text[];
+};
+
+struct problem {
+	int line; /* 0: about the file as a whole */
+	unsigned seq;
+	char *text;
+};
+
+/* A peer section as it was opened: its title and the line of its opening brace. */
+struct section_mark {
+	char *title;
+	int line;
+	unsigned seq;
+};
+
+/* A prefix in some peer's allowed-ips, or a public key, and where it was written. */
+struct claim {
+	struct wg_allowed_ip ip;
+	unsigned peer;
+	int line;
+};
+struct key_use {
+	uint8_t key[VPND_KEY_LEN];
+	unsigned peer; /* NO_PEER: the interface's own key */
+	int line;
+};
+
+struct loader {
+	const char *path; /* as given: every message starts with it */
+	char *dir;	  /* of the config file, NULL for the current one */
+	cfg_t *root;
+	bool oom;
+	bool in_peer; /* between a peer section's opening and closing brace */
+	struct problem *problems;
+	unsigned n_problems, cap_problems;
+	struct section_mark *marks;
+	unsigned n_marks, cap_marks;
+	struct claim *claims;
+	unsigned n_claims, cap_claims;
+	struct key_use *keys;
+	unsigned n_keys, cap_keys;
+};
+
+/* libconfuse's callbacks carry no user pointer, and its lexer is global state anyway, so
+ * one parse at a time per thread is all there can be: this is the loader in progress. */
+static _Thread_local struct loader *parsing;
+
+static bool grow(void *arrayp, unsigned *cap, unsigned n, size_t size, struct loader *l)
+{
+	void **array = arrayp;
+	unsigned ncap = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	p = reallocarray(*array, ncap, size);
+	if (!p) {
+		l->oom = true;
+		return false;
+	}
+	*array = p;
+	*cap = ncap;
+	return true;
+}
+
+static void problem(struct loader *l, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(struct loader *l, int line, const char *fmt, ...)
+{
+	struct problem *p;
+	char *msg, *c;
+	va_list ap;
+	int rc;
+
+	if (!grow(&l->problems, &l->cap_problems, l->n_problems, sizeof(*p), l))
+		return;
+	va_start(ap, fmt);
+	rc = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		l->oom = true;
+		return;
+	}
+	/* One problem, one line: a quoted value may hold a newline or a tab. */
+	for (c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = '?';
+	p = &l->problems[l->n_problems];
+	rc = line > 0 ? asprintf(&p->text, "%s:%d: %s", l->path, line, msg)
+		      : asprintf(&p->text, "%s: %s", l->path, msg);
+	free(msg);
+	if (rc < 0) {
+		l->oom = true;
+		return;
+	}
+	p->line = line > 0 ? line : 0;
+	p->seq = l->n_problems++;
+}
+
+/* ---- reading the file ---------------------------------------------------------------- */
+
+static char *read_text(struct loader *l)
+{
+	size_t len = 0, cap = 4096;
+	char *text = malloc(cap), *p;
+	FILE *f = fopen(l->path, "re");
+
+	if (!f || !text) {
+		if (!f)
+			problem(l, 0, "cannot open: %s", strerror(errno));
+		else
+			l->oom = true;
+		free(text);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	for (;;) {
+		len += fread(text + len, 1, cap - len - 1, f);
+		if (ferror(f)) {
+			problem(l, 0, "cannot read: %s", strerror(errno));
+			break;
+		}
+		if (feof(f))
+			break;
+		p = realloc(text, cap * 2);
+		if (!p) {
+			l->oom = true;
+			break;
+		}
+		text = p;
+		cap *= 2;
+	}
+	fclose(f);
+	if (l->oom || l->n_problems) {
+		free(text);
+		return NULL;
+	}
+	text[len] = '\0';
+	return text;
+}
+
+/* libconfuse 3.3 counts three lines for every '#' comment and rejects a comment inside
+ * a list (libconfuse issue #150). Blanking comments out before it lexes keeps both
+ * working; the newlines stay, so every line number stays true. On the way, catch what
+ * libconfuse lets pass: it takes the end of the file for any missing closing brace.
+ * Returns NULL, or what is never closed and on which line. */
+static const char *blank_comments(char *s, int *line_out)
+{
+	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
+	int line = 1, opened = 0, depth = 0, brace_line[4] = {0};
+
+	for (; *s; s++) {
+		if (*s == '\n')
+			line++;
+		switch (st) {
+		case CODE:
+			if (*s == '"') {
+				st = DQUOTE;
+			} else if (*s == '\'') {
+				st = SQUOTE;
+			} else if (*s == '#' || (s[0] == '/' && s[1] == '/')) {
+				st = LINE;
+				*s = ' ';
+			} else if (s[0] == '/' && s[1] == '*') {
+				st = BLOCK;
+				opened = line;
+				*s++ = ' ';
+				*s = ' ';
+			} else if (*s == '{') {
+				/* Sections hold lists and nothing nests deeper; libconfuse rejects
+				 * more. */
+				if (depth < 4)
+					brace_line[depth] = line;
+				depth++;
+			} else if (*s == '}' && depth > 0) {
+				depth--;
+			}
+			break;
+		case DQUOTE:
+		case SQUOTE:
+			if (*s == '\\' && s[1] && s[1] != '\n')
+				s++;
+			else if (*s == (st == DQUOTE ? '"' : '\''))
+				st = CODE;
+			break;
+		case LINE:
+			if (*s == '\n')
+				st = CODE;
+			else
+				*s = ' ';
+			break;
+		case BLOCK:
+			if (s[0] == '*' && s[1] == '/') {
+				*s++ = ' ';
+				*s = ' ';
+				st = CODE;
+			} else if (*s != '\n') {
+				*s = ' ';
+			}
+			break;
+		}
+	}
+	if (st == BLOCK) {
+		*line_out = opened;
+		return "comment '/*' is never closed";
+	}
+	if (depth > 0 && st == CODE) {
+		*line_out = brace_line[depth <= 4 ? depth - 1 : 3];
+		return "'{' is never closed";
+	}
+	return NULL;
+}
+
+/* ---- libconfuse callbacks ------------------------------------------------------------ */
+
+static void confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (!parsing)
+		return;
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		parsing->oom = true;
+		return;
+	}
+	problem(parsing, cfg ? cfg->line : 0, "%s", msg);
+	free(msg);
+}
+
+/* libconfuse remembers only the line a section ends on. The one moment a peer section is
+ * seen at its opening brace is when libconfuse fills in its defaults (persistent-keepalive
+ * has one for this reason too): the first value read for a section not yet marked. */
+static int read_value(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct loader *l = parsing;
+	size_t n = strlen(value);
+	struct cval *v = malloc(sizeof(*v) + n + 1);
+
+	(void)opt;
+	if (!v || (l && !grow(&l->marks, &l->cap_marks, l->n_marks, sizeof(*l->marks), l))) {
+		free(v);
+		cfg_error(cfg, "out of memory");
+		return -1;
+	}
+	v->line = cfg->line;
+	memcpy(v->text, value, n + 1);
+	if (l && cfg != l->root && !l->in_peer) {
+		struct section_mark *m = &l->marks[l->n_marks];
+
+		m->title = strdup(cfg->title ? cfg->title : "");
+		if (!m->title) {
+			free(v);
+			cfg_error(cfg, "out of memory");
+			return -1;
+		}
+		m->line = cfg->line;
+		m->seq = l->n_marks++;
+		l->in_peer = true;
+	}
+	*(struct cval **)result = v;
+	return 0;
+}
+
+static int peer_closed(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)cfg;
+	(void)opt;
+	if (parsing)
+		parsing->in_peer = false;
+	return 0;
+}
+
+static cfg_t *parse(struct loader *l, const char *text)
+{
+	cfg_opt_t peer_opts[] = {
+	    CFG_PTR_CB("public-key", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("preshared-key-file", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("endpoint", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("allowed-ips", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("persistent-keepalive", "0", CFGF_NONE, read_value, free),
+	    CFG_END(),
+	};
+	cfg_opt_t opts[] = {
+	    CFG_PTR_CB("interface", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("private-key-file", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("listen-port", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("address", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("mtu", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("control-socket", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("control-socket-mode", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("rekey-after-time", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE),
+	    CFG_END(),
+	};
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+	int rc;
+
+	if (!cfg) {
+		l->oom = true;
+		return NULL;
+	}
+	l->root = cfg;
+	cfg_set_error_function(cfg, confuse_error);
+	cfg_set_validate_func(cfg, "peer", peer_closed);
+	parsing = l;
+	rc = cfg_parse_buf(cfg, text);
+	parsing = NULL;
+	if (rc != CFG_SUCCESS) {
+		if (!l->n_problems)
+			problem(l, 0, "cannot be parsed");
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static const struct cval *value(cfg_t *sec, const char *name)
+{
+	return cfg_size(sec, name) ? cfg_getnptr(sec, name, 0) : NULL;
+}
+
+/* ---- values ---------------------------------------------------------------------------- */
+
+/* Digits only: strtoul alone would take "-1", " 7" and "0x10". A value too big for
+ * unsigned long saturates, so it reads as out of range rather than as not a number. */
+static bool parse_uint(const char *s, int base, unsigned long *out)
+{
+	const char *digits = base == 8 ? "01234567" : "0123456789";
+
+	if (!*s || strspn(s, digits) != strlen(s))
+		return false;
+	errno = 0;
+	*out = strtoul(s, NULL, base);
+	if (errno == ERANGE)
+		*out = ULONG_MAX;
+	return true;
+}
+
+/* An integer option: its value, or def when it is absent or wrong (and reported). */
+static unsigned long get_uint(struct loader *l, cfg_t *sec, const char *name, unsigned long min,
+			      unsigned long max, unsigned long def)
+{
+	const struct cval *v = value(sec, name);
+	unsigned long n;
+
+	if (!v)
+		return def;
+	if (!parse_uint(v->text, 10, &n)) {
+		problem(l, v->line, "%s: '%s' is not a number", name, v->text);
+		return def;
+	}
+	if (n < min || n > max) {
+		problem(l, v->line, "%s: %s is out of range %lu..%lu", name, v->text, min, max);
+		return def;
+	}
+	return n;
+}
+
+/* Interface and peer names reach logs, vpnctl output and file names. */
+static bool valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= max && strspn(s, NAME_CHARS) == n;
+}
+
+/* "address/length". Returns NULL, or why s is not a prefix. */
+static const char *parse_prefix(const char *s, int *family, uint8_t addr[16], uint8_t *cidr)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	unsigned long len, max;
+
+	if (!slash)
+		return "has no prefix length (write ADDRESS/LENGTH)";
+	if ((size_t)(slash - s) >= sizeof(host))
+		return "is not a prefix: bad IP address";
+	memcpy(host, s, slash - s);
+	host[slash - s] = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, host, addr) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, host, addr) == 1)
+		*family = AF_INET6;
+	else
+		return "is not a prefix: bad IP address";
+	max = *family == AF_INET ? 32 : 128;
+	if (!parse_uint(slash + 1, 10, &len) || len > max)
+		return *family == AF_INET ? "is not a prefix: the length must be 0..32 for IPv4"
+					  : "is not a prefix: the length must be 0..128 for IPv6";
+	*cidr = (uint8_t)len;
+	return NULL;
+}
+
+static void mask_prefix(uint8_t addr[16], unsigned cidr)
+{
+	unsigned i;
+
+	for (i = cidr / 8; i < 16; i++)
+		addr[i] &= i == cidr / 8 ? (uint8_t)(0xff00 >> (cidr % 8)) : 0;
+}
+
+static const char *format_prefix(char buf[INET6_ADDRSTRLEN + 4], int family, const uint8_t *addr,
+				 unsigned cidr)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, host, sizeof(host));
+	snprintf(buf, INET6_ADDRSTRLEN + 4, "%s/%u", host, cidr);
+	return buf;
+}
+
+/* Why s is not a key, for an error message. It never quotes s, which may be a secret. */
+static const char *key_problem(const char *s, char *buf, size_t len)
+{
+	size_t n, i, pad = 0;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	if (!n)
+		return "is empty";
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '=')
+			pad++;
+		else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				  (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return "is not base64";
+	}
+	if (n != VPND_KEY_B64_LEN)
+		snprintf(buf, len, "has the wrong length: %zu characters, a key is %d (32 bytes)",
+			 n, VPND_KEY_B64_LEN);
+	else if (pad != 1)
+		snprintf(buf, len, "has the wrong length: %zu bytes, a key is 32", 33 - pad);
+	else
+		return "is not valid base64";
+	return buf;
+}
+
+static char *relative_to_config(const struct loader *l, const char *path)
+{
+	char *s;
+
+	if (path[0] == '/' || !l->dir)
+		return strdup(path);
+	return asprintf(&s, "%s/%s", l->dir, path) < 0 ? NULL : s;
+}
+
+/* A secret key file: one base64 key. Like ssh with its identity files, refuse a file that
+ * group or others could touch: the key is the site's identity. */
+static bool read_key_file(struct loader *l, const struct cval *v, const char *opt, char **resolved,
+			  uint8_t key[VPND_KEY_LEN])
+{
+	char buf[128], why[96];
+	size_t len = 0;
+	struct stat st;
+	bool ok = false;
+	ssize_t n;
+	int fd;
+
+	*resolved = relative_to_config(l, v->text);
+	if (!*resolved) {
+		l->oom = true;
+		return false;
+	}
+	fd = open(*resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		problem(l, v->line, "%s: cannot open '%s': %s", opt, *resolved, strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &st) < 0) {
+		problem(l, v->line, "%s: cannot stat '%s': %s", opt, *resolved, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		problem(l, v->line, "%s: '%s' is not a regular file", opt, *resolved);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		problem(l, v->line,
+			"%s: '%s' has mode %04o: a key file must not be accessible by group or "
+			"others (chmod 600)",
+			opt, *resolved, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			problem(l, v->line, "%s: cannot read '%s': %s", opt, *resolved,
+				strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	if (len == sizeof(buf) - 1)
+		problem(l, v->line, "%s: '%s' is too long to hold one key", opt, *resolved);
+	else if (!(ok = vpnd_key_from_base64(key, buf)))
+		problem(l, v->line, "%s: the key in '%s' %s", opt, *resolved,
+			key_problem(buf, why, sizeof(why)));
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return ok;
+}
+
+/* "host:port", "192.0.2.1:port" or "[2001:db8::1]:port". Host names are resolved now,
+ * once: a site's peers are configured, not discovered. */
+static bool resolve_endpoint(const char *spec, struct wg_endpoint *ep, char *why, size_t whylen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
+	const char *host = spec, *end, *port_s;
+	char name[NI_MAXHOST];
+	unsigned long port;
+	int rc;
+
+	if (spec[0] == '[') {
+		host = spec + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':') {
+			snprintf(why, whylen, "is not [IPV6-ADDRESS]:PORT");
+			return false;
+		}
+		port_s = end + 2;
+		hints.ai_family = AF_INET6;
+		hints.ai_flags = AI_NUMERICHOST;
+	} else {
+		end = strrchr(spec, ':');
+		if (!end) {
+			snprintf(why, whylen, "has no port (write HOST:PORT)");
+			return false;
+		}
+		if (memchr(spec, ':', end - spec)) {
+			snprintf(why, whylen,
+				 "is ambiguous: write an IPv6 address as [ADDRESS]:PORT");
+			return false;
+		}
+		port_s = end + 1;
+	}
+	if (end == host || (size_t)(end - host) >= sizeof(name)) {
+		snprintf(why, whylen, "has %s host", end == host ? "no" : "too long a");
+		return false;
+	}
+	memcpy(name, host, end - host);
+	name[end - host] = '\0';
+	if (!parse_uint(port_s, 10, &port) || port < 1 || port > 65535) {
+		snprintf(why, whylen, "has port '%s', a port is 1..65535", port_s);
+		return false;
+	}
+	rc = getaddrinfo(name, NULL, &hints, &res);
+	if (rc) {
+		snprintf(why, whylen, "cannot be resolved: %s",
+			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return false;
+	}
+	memset(&ep->addr, 0, sizeof(ep->addr));
+	memcpy(&ep->addr, res->ai_addr,
+	       res->ai_addrlen < sizeof(ep->addr) ? res->ai_addrlen : sizeof(ep->addr));
+	if (ep->addr.sa.sa_family == AF_INET)
+		ep->addr.in4.sin_port = htons((uint16_t)port);
+	else
+		ep->addr.in6.sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return true;
+}
+
+static void add_key(struct loader *l, const uint8_t key[VPND_KEY_LEN], unsigned peer, int line)
+{
+	if (!grow(&l->keys, &l->cap_keys, l->n_keys, sizeof(*l->keys), l))
+		return;
+	memcpy(l->keys[l->n_keys].key, key, VPND_KEY_LEN);
+	l->keys[l->n_keys].peer = peer;
+	l->keys[l->n_keys++].line = line;
+}
+
+/* ---- the interface ------------------------------------------------------------------- */
+
+static void load_addresses(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	unsigned i, n = cfg_size(cfg, "address");
+	const struct cval *v;
+	const char *why;
+
+	if (n > VPND_MAX_ADDRESSES) {
+		v = cfg_getnptr(cfg, "address", VPND_MAX_ADDRESSES);
+		problem(l, v->line, "address: more than %d addresses", VPND_MAX_ADDRESSES);
+		n = VPND_MAX_ADDRESSES;
+	}
+	c->addresses = calloc(n ? n : 1, sizeof(*c->addresses));
+	if (!c->addresses) {
+		l->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct vpnd_address *a = &c->addresses[c->n_addresses];
+
+		v = cfg_getnptr(cfg, "address", i);
+		/* Host bits are the point of an interface address: 10.99.0.1/24. */
+		why = parse_prefix(v->text, &a->family, a->addr, &a->prefixlen);
+		if (why)
+			problem(l, v->line, "address: '%s' %s", v->text, why);
+		else
+			c->n_addresses++;
+	}
+	v = value(cfg, "mtu");
+	for (i = 0; v && c->mtu < 1280 && i < c->n_addresses; i++) {
+		if (c->addresses[i].family == AF_INET6) {
+			/* The kernel turns IPv6 off on a link below this MTU (RFC 8200). */
+			problem(l, v->line, "mtu: %u is below 1280, which IPv6 addresses need",
+				c->mtu);
+			break;
+		}
+	}
+}
+
+static void load_control_socket(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	const struct cval *v = value(cfg, "control-socket");
+	unsigned long mode;
+
+	if (v)
+		c->control_socket = strdup(v->text);
+	else if (asprintf(&c->control_socket, "/run/vpnd/%s.sock", c->interface) < 0)
+		c->control_socket = NULL;
+	if (!c->control_socket) {
+		l->oom = true;
+		return;
+	}
+	if (v && !v->text[0])
+		problem(l, v->line, "control-socket: the path is empty");
+	else if (strlen(c->control_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		problem(l, v ? v->line : 0,
+			"control-socket: '%s' is longer than a socket path may be (%zu)",
+			c->control_socket, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+
+	c->control_socket_mode = 0600;
+	v = value(cfg, "control-socket-mode");
+	if (v && (!parse_uint(v->text, 8, &mode) || mode > 0777))
+		problem(l, v->line, "control-socket-mode: '%s' is not an octal mode 0000..0777",
+			v->text);
+	else if (v)
+		c->control_socket_mode = (unsigned)mode;
+}
+
+static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	const struct cval *v = value(cfg, "interface");
+
+	if (!v)
+		problem(l, 0, "interface is required");
+	else if (!valid_name(v->text, VPND_IFNAME_MAX) || !strcmp(v->text, ".") ||
+		 !strcmp(v->text, ".."))
+		problem(
+		    l, v->line,
+		    "interface: '%s' is not a device name: 1..%d characters of A-Z a-z 0-9 _ . -",
+		    v->text, VPND_IFNAME_MAX);
+	else
+		memcpy(c->interface, v->text, strlen(v->text) + 1);
+
+	v = value(cfg, "private-key-file");
+	if (!v) {
+		problem(l, 0, "private-key-file is required");
+	} else if (read_key_file(l, v, "private-key-file", &c->private_key_file, c->private_key)) {
+		/* As WireGuard does when a key is set: the engine then holds the scalar it
+		 * uses, and the public key is the one `wg pubkey` prints. */
+		vpnd_key_clamp(c->private_key);
+		if (crypto_scalarmult_base(c->public_key, c->private_key) != 0)
+			problem(l, v->line, "private-key-file: the key has no public key");
+		else
+			add_key(l, c->public_key, NO_PEER, v->line);
+	}
+
+	c->listen_port = (uint16_t)get_uint(l, cfg, "listen-port", 0, 65535, VPND_DEFAULT_PORT);
+	c->mtu = get_uint(l, cfg, "mtu", VPND_MIN_MTU, VPND_MAX_MTU, VPND_DEFAULT_MTU);
+	c->rekey_after_time = get_uint(l, cfg, "rekey-after-time", 1, VPND_DEFAULT_REKEY_AFTER_TIME,
+				       VPND_DEFAULT_REKEY_AFTER_TIME);
+	load_addresses(l, cfg, c);
+	load_control_socket(l, cfg, c);
+}
+
+/* ---- peers --------------------------------------------------------------------------- */
+
+static int mark_cmp(const void *a, const void *b)
+{
+	const struct section_mark *x = a, *y = b;
+	int d = strcmp(x->title, y->title);
+
+	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Where a peer section starts: its last opening, since libconfuse keeps the last of
+ * sections that share a title. marks are sorted by title. */
+static int section_line(const struct loader *l, cfg_t *sec)
+{
+	const char *title = cfg_title(sec) ? cfg_title(sec) : "";
+	unsigned lo = 0, hi = l->n_marks;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (strcmp(l->marks[mid].title, title) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && !strcmp(l->marks[lo - 1].title, title) ? l->marks[lo - 1].line : sec->line;
+}
+
+static void load_allowed_ips(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, unsigned idx)
+{
+	unsigned i, n = cfg_size(sec, "allowed-ips");
+	char buf[INET6_ADDRSTRLEN + 4];
+	struct wg_allowed_ip masked;
+	const struct cval *v;
+	const char *why;
+
+	if (n > VPND_MAX_ALLOWED_IPS) {
+		v = cfg_getnptr(sec, "allowed-ips", VPND_MAX_ALLOWED_IPS);
+		problem(l, v->line, "allowed-ips: more than %d prefixes", VPND_MAX_ALLOWED_IPS);
+		n = VPND_MAX_ALLOWED_IPS;
+	}
+	p->allowed_ips = calloc(n ? n : 1, sizeof(*p->allowed_ips));
+	if (!p->allowed_ips) {
+		l->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct wg_allowed_ip *ip = &p->allowed_ips[p->n_allowed_ips];
+
+		v = cfg_getnptr(sec, "allowed-ips", i);
+		why = parse_prefix(v->text, &ip->family, ip->addr, &ip->cidr);
+		if (why) {
+			problem(l, v->line, "allowed-ips: '%s' %s", v->text, why);
+			continue;
+		}
+		/* wg masks these silently; here they are most likely a typo worth hearing about. */
+		masked = *ip;
+		mask_prefix(masked.addr, masked.cidr);
+		if (memcmp(masked.addr, ip->addr, sizeof(ip->addr))) {
+			problem(l, v->line,
+				"allowed-ips: '%s' has host bits set (the prefix is %s)", v->text,
+				format_prefix(buf, ip->family, masked.addr, ip->cidr));
+			continue;
+		}
+		p->n_allowed_ips++;
+		if (grow(&l->claims, &l->cap_claims, l->n_claims, sizeof(*l->claims), l))
+			l->claims[l->n_claims++] = (struct claim){*ip, idx, v->line};
+	}
+}
+
+static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, unsigned idx)
+{
+	const char *name = cfg_title(sec) ? cfg_title(sec) : "";
+	const struct cval *v;
+	char why[160];
+
+	p->line = section_line(l, sec);
+	if (!valid_name(name, VPND_PEER_NAME_MAX))
+		problem(l, p->line, "peer '%s': a name is 1..%d characters of A-Z a-z 0-9 _ . -",
+			name, VPND_PEER_NAME_MAX);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+
+	v = value(sec, "public-key");
+	if (!v)
+		problem(l, p->line, "peer '%s': public-key is required", name);
+	else if (!vpnd_key_from_base64(p->public_key, v->text))
+		problem(l, v->line, "public-key: '%s' %s", v->text,
+			key_problem(v->text, why, sizeof(why)));
+	else
+		add_key(l, p->public_key, idx, v->line);
+
+	v = value(sec, "preshared-key-file");
+	if (v)
+		p->has_preshared_key = read_key_file(l, v, "preshared-key-file",
+						     &p->preshared_key_file, p->preshared_key);
+
+	p->endpoint.addr.sa.sa_family = AF_UNSPEC;
+	v = value(sec, "endpoint");
+	if (v) {
+		p->endpoint_spec = strdup(v->text);
+		if (!p->endpoint_spec)
+			l->oom = true;
+		else if (!resolve_endpoint(v->text, &p->endpoint, why, sizeof(why)))
+			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
+	}
+
+	load_allowed_ips(l, sec, p, idx);
+	p->persistent_keepalive = (uint16_t)get_uint(l, sec, "persistent-keepalive", 0, 65535, 0);
+}
+
+static void load_peers(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	unsigned i, n = cfg_size(cfg, "peer");
+
+	qsort(l->marks, l->n_marks, sizeof(*l->marks), mark_cmp);
+	if (n > VPND_MAX_PEERS) {
+		problem(l, section_line(l, cfg_getnsec(cfg, "peer", VPND_MAX_PEERS)),
+			"more than %d peers", VPND_MAX_PEERS);
+		n = VPND_MAX_PEERS;
+	}
+	c->peers = calloc(n ? n : 1, sizeof(*c->peers));
+	if (!c->peers) {
+		l->oom = true;
+		return;
+	}
+	c->n_peers = n;
+	for (i = 0; i < n; i++)
+		load_peer(l, cfg_getnsec(cfg, "peer", i), &c->peers[i], i);
+}
+
+/* ---- checks across peers: sort, then compare neighbours ------------------------------ */
+
+static void check_peer_names(struct loader *l)
+{
+	unsigned i, first = 0;
+
+	for (i = 1; i < l->n_marks; i++) {
+		if (strcmp(l->marks[i].title, l->marks[first].title))
+			first = i;
+		else
+			problem(l, l->marks[i].line,
+				"peer '%s' is defined twice (first at line %d)", l->marks[i].title,
+				l->marks[first].line);
+	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key_use *x = a, *y = b;
+	int d = memcmp(x->key, y->key, VPND_KEY_LEN);
+
+	if (d)
+		return d;
+	if ((x->peer == NO_PEER) != (y->peer == NO_PEER))
+		return x->peer == NO_PEER ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* A public key names one peer: two peers with one key cannot both be reached. */
+static void check_public_keys(struct loader *l, const struct vpnd_config *c)
+{
+	unsigned i, first = 0;
+
+	qsort(l->keys, l->n_keys, sizeof(*l->keys), key_cmp);
+	for (i = 1; i < l->n_keys; i++) {
+		const struct key_use *k = &l->keys[i], *f = &l->keys[first];
+
+		if (memcmp(k->key, f->key, VPND_KEY_LEN))
+			first = i;
+		else if (f->peer == NO_PEER)
+			problem(l, k->line,
+				"public-key: peer '%s' has this interface's own public key",
+				c->peers[k->peer].name);
+		else
+			problem(l, k->line,
+				"public-key: peer '%s' has the same key as peer '%s' (line %d)",
+				c->peers[k->peer].name, c->peers[f->peer].name, f->line);
+	}
+}
+
+static int prefix_cmp(const struct wg_allowed_ip *x, const struct wg_allowed_ip *y)
+{
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->cidr != y->cidr)
+		return x->cidr - y->cidr;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static int claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+	int d = prefix_cmp(&x->ip, &y->ip);
+
+	return d ? d : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Cryptokey routing sends a prefix to one peer; a second claim would silently win. */
+static void check_allowed_ips(struct loader *l, const struct vpnd_config *c)
+{
+	char buf[INET6_ADDRSTRLEN + 4];
+	unsigned i, first = 0;
+
+	qsort(l->claims, l->n_claims, sizeof(*l->claims), claim_cmp);
+	for (i = 1; i < l->n_claims; i++) {
+		const struct claim *k = &l->claims[i], *f = &l->claims[first];
+
+		if (prefix_cmp(&k->ip, &f->ip))
+			first = i;
+		else if (k->peer == f->peer)
+			problem(l, k->line, "allowed-ips: %s is listed twice (first at line %d)",
+				format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr), f->line);
+		else
+			problem(l, k->line,
+				"allowed-ips: %s is also claimed by peer '%s' (line %d)",
+				format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr),
+				c->peers[f->peer].name, f->line);
+	}
+}
+
+/* ---- the interface of this file ------------------------------------------------------ */
+
+static int problem_cmp(const void *a, const void *b)
+{
+	const struct problem *x = a, *y = b;
+
+	if (x->line != y->line)
+		return (x->line > y->line) - (x->line < y->line);
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Problems go out in file order, like a compiler's, whatever order the checks ran in. */
+static void hand_over_problems(struct loader *l, struct vpnd_config_errors *errs)
+{
+	unsigned i;
+
+	if (l->oom)
+		problem(l, 0, "out of memory");
+	qsort(l->problems, l->n_problems, sizeof(*l->problems), problem_cmp);
+	if (errs && l->n_problems) {
+		errs->lines = calloc(l->n_problems, sizeof(*errs->lines));
+		if (errs->lines)
+			for (i = 0; i < l->n_problems; i++)
+				errs->lines[errs->count++] = l->problems[i].text;
+	}
+	if (!errs || !errs->lines)
+		for (i = 0; i < l->n_problems; i++)
+			free(l->problems[i].text);
+	free(l->problems);
+}
+
+struct vpnd_config *vpnd_config_load(const char *path, struct vpnd_config_errors *errs)
+{
+	struct loader l = {.path = path};
+	struct vpnd_config *c = NULL;
+	const char *slash = strrchr(path, '/');
+	const char *unclosed;
+	cfg_t *cfg = NULL;
+	char *text = NULL;
+	unsigned i;
+	int line;
+
+	if (errs)
+		*errs = (struct vpnd_config_errors){0};
+	if (sodium_init() < 0) {
+		problem(&l, 0, "libsodium cannot be initialized");
+		goto out;
+	}
+	if (slash && !(l.dir = slash == path ? strdup("/") : strndup(path, slash - path))) {
+		l.oom = true;
+		goto out;
+	}
+	text = read_text(&l);
+	if (!text)
+		goto out;
+	unclosed = blank_comments(text, &line);
+	if (unclosed) {
+		problem(&l, line, "%s", unclosed);
+		goto out;
+	}
+	cfg = parse(&l, text);
+	if (!cfg)
+		goto out;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		l.oom = true;
+		goto out;
+	}
+	load_interface(&l, cfg, c);
+	load_peers(&l, cfg, c);
+	check_peer_names(&l);
+	check_public_keys(&l, c);
+	check_allowed_ips(&l, c);
+out:
+	if (l.n_problems || l.oom) {
+		vpnd_config_free(c);
+		c = NULL;
+	}
+	hand_over_problems(&l, errs);
+	if (cfg)
+		cfg_free(cfg);
+	for (i = 0; i < l.n_marks; i++)
+		free(l.marks[i].title);
+	free(l.marks);
+	free(l.claims);
+	free(l.keys);
+	free(l.dir);
+	free(text);
+	return c;
+}
+
+void vpnd_config_free(struct vpnd_config *c)
+{
+	unsigned i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->n_peers; i++) {
+		struct vpnd_peer_conf *p = &c->peers[i];
+
+		sodium_memzero(p->preshared_key, sizeof(p->preshared_key));
+		free(p->preshared_key_file);
+		free(p->endpoint_spec);
+		free(p->allowed_ips);
+	}
+	free(c->peers);
+	sodium_memzero(c->private_key, sizeof(c->private_key));
+	free(c->private_key_file);
+	free(c->addresses);
+	free(c->control_socket);
+	free(c->path);
+	free(c);
+}
+
+void vpnd_config_errors_free(struct vpnd_config_errors *errs)
+{
+	unsigned i;
+
+	if (!errs)
+		return;
+	for (i = 0; i < errs->count; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	*errs = (struct vpnd_config_errors){0};
+}
+
+const struct vpnd_peer_conf *vpnd_config_find_peer(const struct vpnd_config *c, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; c && i < c->n_peers; i++)
+		if (!strcmp(c->peers[i].name, name))
+			return &c->peers[i];
+	return NULL;
+}
