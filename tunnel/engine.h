@@ -88,6 +88,8 @@ struct wg_peer *wg_engine_peers(const struct wg_engine *e); /* list head, then p
 struct wg_peer *wg_engine_find_peer(const struct wg_engine *e, const uint8_t public_key[32]);
 struct wg_peer *wg_engine_find_peer_by_name(const struct wg_engine *e, const char *name);
 const struct wg_device_stats *wg_engine_stats(const struct wg_engine *e);
+/* Count a drop the daemon decided before the engine saw the datagram. */
+void wg_engine_note_drop(struct wg_engine *e, enum wg_drop_reason why);
 
 /* A datagram from the underlay. buf is modified (decrypted in place). */
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,

@@ -1,0 +1,80 @@
+/* The engine's own state, shared by engine.c, peer.c, send.c, receive.c and timers.c.
+ * Nothing outside tunnel/ includes this. */
+#ifndef VPND_TUNNEL_ENGINE_IMPL_H
+#define VPND_TUNNEL_ENGINE_IMPL_H
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "engine.h"
+#include "index_table.h"
+#include "noise.h"
+
+/* More handshake messages than this in one second means we are under load, and
+ * initiations must then prove their source address with a cookie (mac2). A site with
+ * hundreds of branches rekeying every two minutes sends a few per second. */
+#define WG_UNDER_LOAD_HANDSHAKES_PER_SECOND 200
+
+struct wg_engine {
+	struct wg_engine_io io;
+	struct wg_engine_settings settings;
+	struct wg_noise noise;
+	struct wg_cookie_checker cookie_checker;
+	struct wg_index_table index;
+	struct wg_allowedips allowedips;
+	struct wg_peer *peers;
+	struct wg_device_stats stats;
+	uint64_t under_load_until;
+	uint64_t load_window_start;
+	unsigned load_window_count;
+	/* Scratch for one outgoing message: header + largest inner packet + tag. */
+	uint8_t out[WG_MESSAGE_MAX_SIZE + 64];
+};
+
+static inline uint64_t wg_seconds(unsigned s)
+{
+	return (uint64_t)s * WG_NSEC_PER_SEC;
+}
+
+/* Whether `birth` lies at least `age` ns before now (0 birth = never = expired). */
+static inline int wg_has_expired(uint64_t birth, uint64_t age, uint64_t now)
+{
+	return !birth || now - birth >= age;
+}
+
+void wg_engine_event(struct wg_engine *e, enum wg_event ev, const struct wg_peer *p,
+		     const char *detail);
+void wg_engine_drop(struct wg_engine *e, struct wg_peer *p, enum wg_drop_reason why);
+
+/* peer.c */
+struct wg_peer *wg_peer_create(struct wg_engine *e, const struct wg_peer_config *cfg);
+void wg_peer_destroy(struct wg_engine *e, struct wg_peer *p);
+/* Install a freshly derived keypair in the slots (paper section 6.1). */
+void wg_peer_add_keypair(struct wg_engine *e, struct wg_peer *p, struct wg_keypair *kp);
+/* A data packet authenticated under kp: if kp was the responder's `next`, it becomes
+ * current. Returns true when that happened (the handshake is now confirmed). */
+bool wg_peer_received_with_keypair(struct wg_engine *e, struct wg_peer *p,
+				   struct wg_keypair *kp);
+void wg_peer_clear_keypairs(struct wg_engine *e, struct wg_peer *p);
+void wg_peer_clear_handshake(struct wg_engine *e, struct wg_peer *p);
+/* Roaming: the endpoint follows the source of the latest authenticated packet. */
+void wg_peer_update_endpoint(struct wg_engine *e, struct wg_peer *p,
+			     const struct wg_endpoint *from);
+/* Copy a packet into the staged ring (dropping the oldest when full). */
+int wg_peer_stage_packet(struct wg_engine *e, struct wg_peer *p, const uint8_t *pkt,
+			 size_t len);
+void wg_peer_purge_staged(struct wg_peer *p);
+
+/* send.c */
+void wg_send_staged_packets(struct wg_engine *e, struct wg_peer *p, struct wg_time now);
+void wg_send_keepalive(struct wg_engine *e, struct wg_peer *p, struct wg_time now);
+void wg_send_handshake_initiation(struct wg_engine *e, struct wg_peer *p, bool is_retry,
+				  struct wg_time now);
+void wg_send_handshake_response(struct wg_engine *e, struct wg_peer *p, struct wg_time now);
+void wg_send_cookie_reply(struct wg_engine *e, const uint8_t *msg, size_t len,
+			  uint32_t sender_index, const struct wg_endpoint *to, uint64_t now);
+/* Send a datagram to the peer's endpoint and account for it. */
+int wg_send_to_peer(struct wg_engine *e, struct wg_peer *p, const uint8_t *buf, size_t len);
+
+/* receive.c is wg_engine_receive itself. */
+
+#endif

@@ -1,0 +1,269 @@
+/* The receive path: every datagram from the underlay, whoever sent it. Each reason to
+ * drop has its own counter; nothing unauthenticated changes any state but counters. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <sodium.h>
+
+#include "engine_impl.h"
+
+/* Are we under load? Counted over one-second windows; once over the threshold, stay
+ * under load for a further second (as the Linux module does) so an attacker cannot
+ * toggle it cheaply. */
+static bool under_load(struct wg_engine *e, uint64_t now)
+{
+	if (now - e->load_window_start >= WG_NSEC_PER_SEC) {
+		e->load_window_start = now;
+		e->load_window_count = 0;
+	}
+	if (++e->load_window_count > WG_UNDER_LOAD_HANDSHAKES_PER_SECOND)
+		e->under_load_until = now + WG_NSEC_PER_SEC;
+	return now < e->under_load_until;
+}
+
+static const char *refusal_reason(int err)
+{
+	switch (err) {
+	case -ENOKEY:
+		return "unknown public key";
+	case -EEXIST:
+		return "replayed or stale timestamp";
+	case -ESTALE:
+		return "no handshake awaiting this response";
+	default:
+		return "not authentic";
+	}
+}
+
+static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *from,
+			      uint8_t *buf, size_t len, uint32_t type, struct wg_time now)
+{
+	enum wg_cookie_mac_state mac;
+	struct wg_handshake *hs = NULL;
+	struct wg_peer *p;
+	uint8_t src[18];
+	size_t srclen = wg_endpoint_addr_bytes(from, src);
+	bool loaded = under_load(e, now.mono_ns);
+	int ret;
+
+	if (type == WG_MSG_HANDSHAKE_INITIATION)
+		e->stats.handshake_initiations_received++;
+	mac = wg_cookie_validate(&e->cookie_checker, buf, len, src, srclen, loaded, now.mono_ns);
+	if (mac == WG_COOKIE_MAC_INVALID) {
+		wg_engine_drop(e, NULL, WG_DROP_BAD_MAC);
+		return;
+	}
+	if (loaded && mac != WG_COOKIE_MAC1_VALID_MAC2_VALID) {
+		/* Make the sender prove it owns its source address before we spend a
+		 * Diffie-Hellman on it. */
+		wg_send_cookie_reply(e, buf, len, wg_le32_read(buf + 4), from, now.mono_ns);
+		wg_engine_drop(e, NULL, WG_DROP_UNDER_LOAD);
+		return;
+	}
+
+	if (type == WG_MSG_HANDSHAKE_INITIATION) {
+		ret = wg_noise_consume_initiation(&e->noise, (struct wg_msg_initiation *)buf,
+						  now.mono_ns, &hs);
+		if (ret < 0) {
+			p = (ret == -EEXIST && hs) ? hs->owner : NULL;
+			wg_engine_drop(e, p, WG_DROP_HANDSHAKE_REFUSED);
+			wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, p, refusal_reason(ret));
+			return;
+		}
+		p = hs->owner;
+		wg_peer_update_endpoint(e, p, from);
+		wg_send_handshake_response(e, p, now);
+	} else {
+		struct wg_keypair *kp;
+
+		ret = wg_noise_consume_response(&e->noise, (struct wg_msg_response *)buf, &hs);
+		if (ret < 0) {
+			wg_engine_drop(e, NULL, WG_DROP_HANDSHAKE_REFUSED);
+			wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, NULL, refusal_reason(ret));
+			return;
+		}
+		p = hs->owner;
+		wg_peer_update_endpoint(e, p, from);
+		kp = wg_keypair_new();
+		if (!kp || wg_noise_begin_session(&e->noise, hs, kp, now.mono_ns) < 0) {
+			if (kp)
+				wg_keypair_free(kp);
+			wg_peer_clear_handshake(e, p);
+			return;
+		}
+		wg_peer_add_keypair(e, p, kp);
+		wg_timers_session_derived(p, now.mono_ns);
+		wg_timers_handshake_complete(p, now.mono_ns, now.real_ns);
+		wg_engine_event(e, WG_EVENT_HANDSHAKE_COMPLETE, p, "initiator");
+		/* Data waiting for this session goes now; with none, a keepalive confirms
+		 * the session to the responder at once. */
+		wg_send_keepalive(e, p, now);
+	}
+	p->stats.rx_bytes += len;
+	wg_timers_any_authenticated_packet_received(p, now.mono_ns);
+	wg_timers_any_authenticated_packet_traversal(p, now.mono_ns);
+}
+
+static void receive_cookie(struct wg_engine *e, const uint8_t *buf, struct wg_time now)
+{
+	const struct wg_msg_cookie *msg = (const struct wg_msg_cookie *)buf;
+	struct wg_index_entry *ent = wg_index_table_lookup(&e->index,
+							    wg_le32_read(&msg->receiver_index));
+
+	if (!ent) {
+		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	if (wg_cookie_consume_reply(&ent->peer->cookie, msg, now.mono_ns) < 0)
+		wg_engine_drop(e, ent->peer, WG_DROP_BAD_MAC);
+}
+
+/* The inner packet's true length from its IP header, or 0 if it is not a plausible
+ * IPv4/IPv6 packet. The rest of the plaintext is padding. */
+static size_t inner_length(const uint8_t *pkt, size_t len, int *family, const uint8_t **src)
+{
+	if (len >= sizeof(struct iphdr) && (pkt[0] >> 4) == 4) {
+		size_t tot = (size_t)pkt[2] << 8 | pkt[3];
+		if (tot < sizeof(struct iphdr) || tot > len)
+			return 0;
+		*family = AF_INET;
+		*src = pkt + offsetof(struct iphdr, saddr);
+		return tot;
+	}
+	if (len >= sizeof(struct ip6_hdr) && (pkt[0] >> 4) == 6) {
+		size_t tot = sizeof(struct ip6_hdr) + ((size_t)pkt[4] << 8 | pkt[5]);
+		if (tot > len)
+			return 0;
+		*family = AF_INET6;
+		*src = pkt + offsetof(struct ip6_hdr, ip6_src);
+		return tot;
+	}
+	return 0;
+}
+
+static bool keypair_can_receive(const struct wg_keypair *kp, uint64_t now)
+{
+	return kp->recv_valid &&
+	       !wg_has_expired(kp->birth_ns, wg_seconds(WG_REJECT_AFTER_TIME), now) &&
+	       kp->recv_counter.counter < WG_REJECT_AFTER_MESSAGES;
+}
+
+/* The initiator rekeys before its session can no longer receive, even when it has
+ * nothing to send (paper section 6.2). */
+static void keep_key_fresh(struct wg_engine *e, struct wg_peer *p, struct wg_time now)
+{
+	struct wg_keypair *kp = p->keypairs.current;
+
+	if (kp && kp->send_valid && kp->i_am_the_initiator &&
+	    !p->timers.sent_lastminute_handshake &&
+	    wg_has_expired(kp->birth_ns,
+			   wg_seconds(WG_REJECT_AFTER_TIME - WG_KEEPALIVE_TIMEOUT -
+				      WG_REKEY_TIMEOUT),
+			   now.mono_ns)) {
+		p->timers.sent_lastminute_handshake = true;
+		wg_send_handshake_initiation(e, p, false, now);
+	}
+}
+
+static void receive_data(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+			 size_t len, struct wg_time now)
+{
+	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
+	struct wg_index_entry *ent = wg_index_table_lookup(&e->index, wg_le32_read(&msg->key_idx));
+	struct wg_keypair *kp;
+	struct wg_peer *p;
+	unsigned long long plen;
+	uint8_t nonce[12] = {0};
+	uint64_t counter = wg_le64_read(&msg->counter);
+	const uint8_t *src = NULL;
+	size_t inner;
+	int family = 0;
+
+	if (!ent || ent->kind != WG_INDEX_KEYPAIR) {
+		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	kp = ent->keypair;
+	p = kp->peer;
+	if (!keypair_can_receive(kp, now.mono_ns)) {
+		wg_engine_drop(e, p, WG_DROP_EXPIRED_KEY);
+		return;
+	}
+	wg_le64_write(nonce + 4, counter);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(msg->encrypted_data, &plen, NULL,
+						      msg->encrypted_data, len - sizeof(*msg),
+						      NULL, 0, nonce, kp->recv_key) != 0) {
+		wg_engine_drop(e, p, WG_DROP_DECRYPT);
+		return;
+	}
+	/* Only now, with the packet authentic, may its counter move the window. */
+	if (!wg_replay_check_and_update(&kp->recv_counter, counter)) {
+		wg_engine_drop(e, p, WG_DROP_REPLAY);
+		return;
+	}
+	wg_peer_update_endpoint(e, p, from);
+	p->stats.rx_bytes += len;
+	if (wg_peer_received_with_keypair(e, p, kp)) {
+		wg_timers_handshake_complete(p, now.mono_ns, now.real_ns);
+		wg_engine_event(e, WG_EVENT_HANDSHAKE_COMPLETE, p, "responder");
+		wg_send_staged_packets(e, p, now);
+	}
+	keep_key_fresh(e, p, now);
+	wg_timers_any_authenticated_packet_received(p, now.mono_ns);
+	wg_timers_any_authenticated_packet_traversal(p, now.mono_ns);
+
+	if (plen == 0)
+		return; /* a keepalive */
+	inner = inner_length(msg->encrypted_data, plen, &family, &src);
+	if (!inner) {
+		wg_engine_drop(e, p, WG_DROP_MALFORMED);
+		return;
+	}
+	/* Cryptokey routing: the source must be one this peer is allowed to speak for. */
+	if (wg_allowedips_lookup(&e->allowedips, family, src) != p) {
+		wg_engine_drop(e, p, WG_DROP_BAD_SOURCE);
+		return;
+	}
+	wg_timers_data_received(p, now.mono_ns);
+	p->stats.rx_packets++;
+	e->io.deliver_packet(e->io.ctx, p, msg->encrypted_data, inner);
+}
+
+void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+		       size_t len, struct wg_time now)
+{
+	uint32_t type;
+
+	if (len < sizeof(struct wg_msg_header)) {
+		wg_engine_drop(e, NULL, WG_DROP_MALFORMED);
+		return;
+	}
+	type = wg_le32_read(buf);
+	switch (type) {
+	case WG_MSG_HANDSHAKE_INITIATION:
+		if (len != sizeof(struct wg_msg_initiation))
+			break;
+		receive_handshake(e, from, buf, len, type, now);
+		return;
+	case WG_MSG_HANDSHAKE_RESPONSE:
+		if (len != sizeof(struct wg_msg_response))
+			break;
+		receive_handshake(e, from, buf, len, type, now);
+		return;
+	case WG_MSG_HANDSHAKE_COOKIE:
+		if (len != sizeof(struct wg_msg_cookie))
+			break;
+		receive_cookie(e, buf, now);
+		return;
+	case WG_MSG_DATA:
+		if (len < WG_MESSAGE_MIN_DATA)
+			break;
+		receive_data(e, from, buf, len, now);
+		return;
+	}
+	wg_engine_drop(e, NULL, WG_DROP_MALFORMED);
+}
