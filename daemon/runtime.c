@@ -1,0 +1,477 @@
+/* The running daemon: startup in a safe order, the event loop, shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "show.h"
+#include "tunnel/tun.h"
+
+/* Datagrams or packets handled per readiness event before others get a turn. */
+#define IO_BUDGET 64
+
+struct wg_time vpnd_now(void)
+{
+	struct timespec m, r;
+
+	/* CLOCK_BOOTTIME keeps counting through suspend, so sessions expire honestly. */
+	clock_gettime(CLOCK_BOOTTIME, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return (struct wg_time){
+		.mono_ns = (uint64_t)m.tv_sec * WG_NSEC_PER_SEC + (uint64_t)m.tv_nsec,
+		.real_ns = (uint64_t)r.tv_sec * WG_NSEC_PER_SEC + (uint64_t)r.tv_nsec};
+}
+
+static struct vpnd_runtime *of(struct vpnd_event_source *src, size_t offset)
+{
+	return (struct vpnd_runtime *)((char *)src - offset);
+}
+
+/* ---- engine callbacks ---- */
+
+static int io_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
+{
+	struct vpnd_runtime *rt = ctx;
+	/* The engine hands us its peer's endpoint; udp may forget a dead source on it. */
+	int ret = wg_udp_send(&rt->udp, (struct wg_endpoint *)to, buf, len);
+
+	if (ret < 0)
+		rt->udp_send_errors++;
+	return ret;
+}
+
+static void io_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, size_t len)
+{
+	struct vpnd_runtime *rt = ctx;
+	(void)from;
+	if (wg_tun_write(rt->tun_fd, pkt, len) < 0)
+		rt->tun_write_errors++;
+}
+
+static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const char *detail)
+{
+	struct vpnd_runtime *rt = ctx;
+	const char *name = p ? p->name : "?";
+	uint64_t now;
+
+	switch (ev) {
+	case WG_EVENT_HANDSHAKE_COMPLETE:
+		log_info("peer %s: handshake completed (%s)", name, detail);
+		break;
+	case WG_EVENT_HANDSHAKE_INITIATED:
+		log_debug("peer %s: sending handshake initiation (attempt %s)", name, detail);
+		break;
+	case WG_EVENT_PEER_UNREACHABLE:
+		log_warn("peer %s: unreachable, no handshake answered for %d seconds", name,
+			 WG_REKEY_ATTEMPT_TIME);
+		break;
+	case WG_EVENT_HANDSHAKE_REFUSED:
+		/* Anyone on the internet can cause these: at most one line a second. */
+		now = vpnd_now().mono_ns;
+		if (now - rt->refused_logged_at < WG_NSEC_PER_SEC) {
+			rt->refused_suppressed++;
+			break;
+		}
+		if (rt->refused_suppressed)
+			log_notice("handshake refused from %s: %s (%u more refusals not logged)",
+				   p ? name : "unknown sender", detail, rt->refused_suppressed);
+		else
+			log_notice("handshake refused from %s: %s", p ? name : "unknown sender",
+				   detail);
+		rt->refused_logged_at = now;
+		rt->refused_suppressed = 0;
+		break;
+	case WG_EVENT_ENDPOINT_CHANGED:
+		log_info("peer %s: endpoint is now %s", name, detail);
+		break;
+	case WG_EVENT_KEYS_ZEROED:
+		log_info("peer %s: session keys wiped after %d seconds unused", name,
+			 WG_REJECT_AFTER_TIME * 3);
+		break;
+	case WG_EVENT_COOKIE_SENT:
+		log_debug("under load: answered a handshake with a cookie");
+		break;
+	}
+}
+
+/* ---- event loop ---- */
+
+static void rearm_timer(struct vpnd_runtime *rt)
+{
+	uint64_t next = wg_engine_next_deadline(rt->engine);
+	struct itimerspec its = {0};
+
+	if (next == UINT64_MAX)
+		next = 0;
+	if (next == rt->timer_armed)
+		return;
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / WG_NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(next % WG_NSEC_PER_SEC);
+	}
+	if (timerfd_settime(rt->timer_src.fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		rt->timer_armed = next;
+}
+
+static void on_timer(struct vpnd_event_source *src, uint32_t events)
+{
+	struct vpnd_runtime *rt = of(src, offsetof(struct vpnd_runtime, timer_src));
+	uint64_t expirations;
+	(void)events;
+
+	while (read(src->fd, &expirations, sizeof(expirations)) > 0)
+		;
+	rt->timer_armed = 0;
+	wg_engine_tick(rt->engine, vpnd_now());
+}
+
+static void on_udp(struct vpnd_runtime *rt, int fd)
+{
+	struct wg_endpoint from;
+
+	for (int i = 0; i < IO_BUDGET; i++) {
+		ssize_t n = wg_udp_recv(fd, rt->buf, sizeof(rt->buf), &from);
+		if (n == -EMSGSIZE) {
+			/* Larger than any WireGuard message: someone else's junk. */
+			wg_engine_note_drop(rt->engine, WG_DROP_MALFORMED);
+			continue;
+		}
+		if (n <= 0)
+			break;
+		wg_engine_receive(rt->engine, &from, rt->buf, (size_t)n, vpnd_now());
+	}
+}
+
+static void on_udp4(struct vpnd_event_source *src, uint32_t events)
+{
+	(void)events;
+	on_udp(of(src, offsetof(struct vpnd_runtime, udp4_src)), src->fd);
+}
+
+static void on_udp6(struct vpnd_event_source *src, uint32_t events)
+{
+	(void)events;
+	on_udp(of(src, offsetof(struct vpnd_runtime, udp6_src)), src->fd);
+}
+
+static void on_tun(struct vpnd_event_source *src, uint32_t events)
+{
+	struct vpnd_runtime *rt = of(src, offsetof(struct vpnd_runtime, tun_src));
+	(void)events;
+
+	for (int i = 0; i < IO_BUDGET; i++) {
+		ssize_t n = wg_tun_read(rt->tun_fd, rt->buf, sizeof(rt->buf));
+		if (n <= 0)
+			break;
+		wg_engine_send(rt->engine, rt->buf, (size_t)n, vpnd_now());
+	}
+}
+
+static void on_signal(struct vpnd_event_source *src, uint32_t events)
+{
+	struct vpnd_runtime *rt = of(src, offsetof(struct vpnd_runtime, signal_src));
+	struct signalfd_siginfo si;
+	(void)events;
+
+	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			struct vpnd_reply r;
+			vpnd_reply_init(&r);
+			log_info("SIGHUP: reloading %s", rt->config->path);
+			vpnd_runtime_reload(rt, &r);
+			vpnd_reply_free(&r);
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_notice("%s: shutting down", strsignal((int)si.ssi_signo));
+			rt->running = false;
+		}
+	}
+}
+
+void vpnd_runtime_run(struct vpnd_runtime *rt)
+{
+	struct epoll_event evs[32];
+
+	rt->running = true;
+	while (rt->running) {
+		rearm_timer(rt);
+		int n = epoll_wait(rt->epfd, evs, 32, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n && rt->running; i++) {
+			struct vpnd_event_source *src = evs[i].data.ptr;
+			src->handler(src, evs[i].events);
+		}
+	}
+}
+
+/* ---- control commands ---- */
+
+static void show_input(struct vpnd_runtime *rt, struct vpnd_show_input *in)
+{
+	struct wg_time now = vpnd_now();
+
+	in->interface = rt->ifname;
+	in->listen_port = rt->udp.port;
+	in->engine = rt->engine;
+	in->now_real_ns = now.real_ns;
+	in->now_mono_ns = now.mono_ns;
+}
+
+static void cmd_show(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	struct vpnd_show_input in;
+	(void)caller;
+
+	show_input(ctx, &in);
+	vpnd_show_text(r, &in, argc > 1 ? argv[1] : NULL);
+}
+
+static void cmd_show_json(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	struct vpnd_show_input in;
+	(void)argc;
+	(void)argv;
+	(void)caller;
+
+	show_input(ctx, &in);
+	vpnd_show_json(r, &in);
+}
+
+static void cmd_reload(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	struct vpnd_runtime *rt = ctx;
+	(void)argc;
+	(void)argv;
+
+	log_info("reload requested over the control socket by uid %u", (unsigned)caller);
+	vpnd_runtime_reload(rt, r);
+}
+
+static const struct vpnd_control_command commands[] = {
+	{"show", 0, 1, cmd_show},
+	{"show-json", 0, 0, cmd_show_json},
+	{"reload", 0, 0, cmd_reload},
+	{NULL, 0, 0, NULL},
+};
+
+/* ---- startup and shutdown ---- */
+
+void vpnd_prefix_set_free(struct vpnd_prefix_set *s)
+{
+	free(s->items);
+	s->items = NULL;
+	s->count = 0;
+}
+
+static int add_source(struct vpnd_runtime *rt, struct vpnd_event_source *src, int fd,
+		      void (*handler)(struct vpnd_event_source *, uint32_t))
+{
+	src->fd = fd;
+	src->handler = handler;
+	return vpnd_event_add(rt->epfd, src, EPOLLIN);
+}
+
+static int setup_signals(struct vpnd_runtime *rt)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return add_source(rt, &rt->signal_src, fd, on_signal);
+}
+
+int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *pc,
+			  struct wg_time now)
+{
+	struct wg_peer_config c = {.name = pc->name,
+				   .has_preshared_key = pc->has_preshared_key,
+				   .endpoint = pc->endpoint,
+				   .persistent_keepalive = pc->persistent_keepalive};
+	struct wg_peer *p;
+	int ret;
+
+	memcpy(c.public_key, pc->public_key, 32);
+	memcpy(c.preshared_key, pc->preshared_key, 32);
+	p = wg_engine_add_peer(rt->engine, &c, now);
+	sodium_memzero(c.preshared_key, sizeof(c.preshared_key));
+	if (!p)
+		return -errno;
+	ret = wg_engine_peer_set_allowed_ips(rt->engine, p, pc->allowed_ips, pc->n_allowed_ips);
+	if (ret < 0) {
+		wg_engine_remove_peer(rt->engine, p);
+		return ret;
+	}
+	return 0;
+}
+
+int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
+{
+	struct wg_engine_io io = {.ctx = rt, .send_datagram = io_send,
+				  .deliver_packet = io_deliver, .event = io_event};
+	struct wg_engine_settings settings = {.rekey_after_time = cfg->rekey_after_time,
+					      .mtu = cfg->mtu};
+	struct vpnd_prefix_set want_routes = {0}, want_addrs = {0};
+	struct wg_time now = vpnd_now();
+	int ret, fd;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->tun_fd = -1;
+	rt->udp.fd4 = rt->udp.fd6 = -1;
+	rt->config = cfg;
+	rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (rt->epfd < 0) {
+		ret = -errno;
+		log_err("epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	ret = setup_signals(rt);
+	if (ret < 0) {
+		log_err("signals: %s", strerror(-ret));
+		goto fail;
+	}
+	fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0 || (ret = add_source(rt, &rt->timer_src, fd, on_timer)) < 0) {
+		ret = fd < 0 ? -errno : ret;
+		log_err("timerfd: %s", strerror(-ret));
+		goto fail;
+	}
+
+	rt->engine = wg_engine_new(&io, &settings);
+	if (!rt->engine || wg_engine_set_private_key(rt->engine, cfg->private_key) < 0) {
+		ret = -EINVAL;
+		log_err("%s: private key not usable", cfg->private_key_file);
+		goto fail;
+	}
+
+	ret = wg_udp_open(&rt->udp, cfg->listen_port);
+	if (ret < 0) {
+		log_err("cannot listen on UDP port %u: %s", cfg->listen_port, strerror(-ret));
+		goto fail;
+	}
+	if ((rt->udp.fd6 >= 0 && (ret = add_source(rt, &rt->udp6_src, rt->udp.fd6, on_udp6)) < 0) ||
+	    (rt->udp.fd4 >= 0 && (ret = add_source(rt, &rt->udp4_src, rt->udp.fd4, on_udp4)) < 0)) {
+		log_err("epoll: %s", strerror(-ret));
+		goto fail;
+	}
+
+	rt->tun_fd = wg_tun_open(cfg->interface, rt->ifname);
+	if (rt->tun_fd < 0) {
+		ret = rt->tun_fd;
+		log_err("cannot create TUN device %s: %s", cfg->interface, strerror(-ret));
+		goto fail;
+	}
+	if ((ret = add_source(rt, &rt->tun_src, rt->tun_fd, on_tun)) < 0) {
+		log_err("epoll: %s", strerror(-ret));
+		goto fail;
+	}
+
+	rt->nl = vpnd_netlink_open();
+	if (!rt->nl) {
+		ret = -errno;
+		log_err("netlink: %s", strerror(errno));
+		goto fail;
+	}
+	rt->ifindex = vpnd_netlink_ifindex(rt->nl, rt->ifname);
+	if (rt->ifindex < 0) {
+		ret = rt->ifindex;
+		log_err("%s: %s", rt->ifname, strerror(-ret));
+		goto fail;
+	}
+	if ((ret = vpnd_netlink_set_mtu(rt->nl, rt->ifindex, cfg->mtu)) < 0) {
+		log_err("%s: setting MTU %u: %s", rt->ifname, cfg->mtu, strerror(-ret));
+		goto fail;
+	}
+	if ((ret = vpnd_prefixes_from_config(cfg, &want_routes, &want_addrs)) < 0 ||
+	    (ret = vpnd_runtime_sync_prefixes(rt, &rt->addresses, &want_addrs, false)) < 0)
+		goto fail;
+	if ((ret = vpnd_netlink_set_up(rt->nl, rt->ifindex, true)) < 0) {
+		log_err("%s: bringing the link up: %s", rt->ifname, strerror(-ret));
+		goto fail;
+	}
+	if ((ret = vpnd_runtime_sync_prefixes(rt, &rt->routes, &want_routes, true)) < 0)
+		goto fail;
+
+	rt->control = vpnd_control_open(rt->epfd, cfg->control_socket, cfg->control_socket_mode,
+					commands, rt);
+	if (!rt->control) {
+		ret = -errno;
+		log_err("control socket %s: %s", cfg->control_socket, strerror(errno));
+		goto fail;
+	}
+
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		ret = vpnd_runtime_add_peer(rt, &cfg->peers[i], now);
+		if (ret < 0) {
+			log_err("peer %s: %s", cfg->peers[i].name, strerror(-ret));
+			goto fail;
+		}
+	}
+	vpnd_prefix_set_free(&want_routes);
+	vpnd_prefix_set_free(&want_addrs);
+	log_notice("%s up: listening on UDP port %u, %u peer%s, control socket %s", rt->ifname,
+		   rt->udp.port, cfg->n_peers, cfg->n_peers == 1 ? "" : "s", cfg->control_socket);
+	return 0;
+fail:
+	vpnd_prefix_set_free(&want_routes);
+	vpnd_prefix_set_free(&want_addrs);
+	rt->config = NULL; /* the caller still owns it */
+	vpnd_runtime_stop(rt);
+	return ret;
+}
+
+void vpnd_runtime_stop(struct vpnd_runtime *rt)
+{
+	struct vpnd_prefix_set none = {0};
+
+	if (rt->control)
+		vpnd_control_close(rt->control);
+	rt->control = NULL;
+	if (rt->nl && rt->ifindex > 0) {
+		vpnd_runtime_sync_prefixes(rt, &rt->routes, &none, true);
+		vpnd_runtime_sync_prefixes(rt, &rt->addresses, &none, false);
+	}
+	vpnd_prefix_set_free(&rt->routes);
+	vpnd_prefix_set_free(&rt->addresses);
+	/* Closing the last fd of a non-persistent TUN removes the device. */
+	if (rt->tun_fd >= 0)
+		close(rt->tun_fd);
+	rt->tun_fd = -1;
+	if (rt->nl)
+		vpnd_netlink_close(rt->nl);
+	rt->nl = NULL;
+	wg_udp_close(&rt->udp);
+	wg_engine_free(rt->engine);
+	rt->engine = NULL;
+	if (rt->timer_src.fd > 0)
+		close(rt->timer_src.fd);
+	if (rt->signal_src.fd > 0)
+		close(rt->signal_src.fd);
+	if (rt->epfd >= 0)
+		close(rt->epfd);
+	rt->epfd = -1;
+	vpnd_config_free(rt->config);
+	rt->config = NULL;
+}

@@ -1,0 +1,77 @@
+/* A running interface: the engine, its TUN and UDP sockets, netlink state, the control
+ * socket and the event loop that ties them together. */
+#ifndef VPND_DAEMON_RUNTIME_H
+#define VPND_DAEMON_RUNTIME_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "control_server.h"
+#include "event.h"
+#include "netlink.h"
+#include "reply.h"
+#include "tunnel/engine.h"
+#include "tunnel/udp.h"
+
+/* A prefix routed (or an address assigned) on the TUN, remembered so that exactly what
+ * we installed is removed at exit or reload. */
+struct vpnd_prefix {
+	int family;
+	uint8_t addr[16];
+	uint8_t len;
+};
+
+struct vpnd_prefix_set {
+	struct vpnd_prefix *items;
+	unsigned count;
+};
+
+struct vpnd_runtime {
+	struct vpnd_config *config; /* as applied */
+	struct wg_engine *engine;
+	struct wg_udp udp;
+	int tun_fd;
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	struct vpnd_netlink *nl;
+	struct vpnd_control *control;
+	int epfd;
+	struct vpnd_event_source tun_src, udp4_src, udp6_src, timer_src, signal_src;
+	uint64_t timer_armed; /* deadline the timerfd is set to; 0 = disarmed */
+	struct vpnd_prefix_set routes;	  /* installed on the TUN */
+	struct vpnd_prefix_set addresses; /* assigned to the TUN */
+	bool running;
+	uint64_t refused_logged_at; /* rate limit for "handshake refused" lines */
+	unsigned refused_suppressed;
+	uint64_t tun_write_errors, udp_send_errors;
+	uint8_t buf[65536 + 64];
+};
+
+struct wg_time vpnd_now(void);
+
+/* Bring up everything the config describes; on failure undo it all and return -errno
+ * (the reason is logged). Takes ownership of cfg on success. */
+int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg);
+/* Run the event loop until SIGTERM/SIGINT. */
+void vpnd_runtime_run(struct vpnd_runtime *rt);
+/* Remove routes, the TUN device and the control socket; wipe keys. */
+void vpnd_runtime_stop(struct vpnd_runtime *rt);
+
+/* Add a configured peer to the engine with its allowed-ips. 0 or -errno. */
+int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *pc,
+			  struct wg_time now);
+
+/* reload.c: re-read the config file and apply the difference; errors go to r and the
+ * running state is kept. Returns 0 or -1. */
+int vpnd_runtime_reload(struct vpnd_runtime *rt, struct vpnd_reply *r);
+/* The routes and addresses a config asks for. */
+int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_set *routes,
+			      struct vpnd_prefix_set *addresses);
+/* Make the TUN's routes (or addresses) equal `want`, updating `have`. 0 or -errno. */
+int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *have,
+			       const struct vpnd_prefix_set *want, bool routes);
+void vpnd_prefix_set_free(struct vpnd_prefix_set *s);
+
+#endif
