@@ -12,13 +12,27 @@ struct vpnd_show_input {
 	const char *interface;
 	uint16_t listen_port;
 	const struct wg_engine *engine;
-	uint64_t now_real_ns;
+	uint64_t now_real_ns; /* wall clock, for handshake ages */
+	uint64_t now_mono_ns; /* monotonic, for session expiry (peer state) */
 };
 
 /* only_peer: a peer name, or NULL for all. Returns -ENOENT (and writes an error) when the
  * named peer does not exist. */
-int vpnd_show_text(struct vpnd_reply *r, const struct vpnd_show_input *in,
-		   const char *only_peer);
+int vpnd_show_text(struct vpnd_reply *r, const struct vpnd_show_input *in, const char *only_peer);
 void vpnd_show_json(struct vpnd_reply *r, const struct vpnd_show_input *in);
+
+/* "up" (a current session that may still send), "connecting" (a handshake in flight) or
+ * "down". */
+const char *vpnd_show_peer_state(const struct wg_peer *p, uint64_t now_mono_ns);
+
+/* Durations as `wg show` prints them: "1 minute, 3 seconds"; "Now" for 0. */
+#define VPND_SHOW_TIME_MAX 96
+const char *vpnd_show_duration(char buf[VPND_SHOW_TIME_MAX], uint64_t seconds);
+/* The age of a Unix time: "never" for 0, "Now", "2 hours, 1 second ago", or wg's warning
+ * when then_s lies in the future. */
+const char *vpnd_show_ago(char buf[VPND_SHOW_TIME_MAX], uint64_t now_s, uint64_t then_s);
+/* Byte counts as wg prints them: "512 B", "1.21 MiB". */
+#define VPND_SHOW_BYTES_MAX 32
+const char *vpnd_show_bytes(char buf[VPND_SHOW_BYTES_MAX], uint64_t bytes);
 
 #endif
