@@ -23,7 +23,9 @@ void vpnd_log_open(const char *ident)
 	/* openlog keeps the pointer: give it our own copy, which lives forever. */
 	snprintf(log_ident, sizeof(log_ident), "%s", ident);
 	log_debug_enabled = getenv("VPND_DEBUG") != NULL;
-	log_to_syslog = !isatty(STDERR_FILENO);
+	/* Under systemd, stderr already feeds the journal (JOURNAL_STREAM names it): a
+	 * second copy through syslog would print every line twice. */
+	log_to_syslog = !isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM");
 	if (log_to_syslog)
 		openlog(log_ident, LOG_PID, LOG_DAEMON);
 }
