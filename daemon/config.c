@@ -1,29 +1,25 @@
 /* The configuration file. libconfuse reads the syntax; this file gives every value its
  * meaning, checks it, and collects every problem with the line it is on, so that one
- * `vpnd -n` run shows the engineer everything to fix. */
+ * `vpnd -n` run shows the engineer everything to fix. Each single value is parsed in
+ * config_values.c; the text libconfuse lexes is prepared in config_text.c. */
 #include "daemon/config.h"
 
-#include <arpa/inet.h>
 #include <confuse.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
+#include "daemon/config_text.h"
+#include "daemon/config_values.h"
 #include "vpnd/key.h"
 #include "vpnd/limits.h"
 
-#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
-#define NO_PEER	   UINT_MAX
+#define NO_PEER UINT_MAX
 
 /* Every option is a CFGT_PTR holding its text and the line it was read on: libconfuse
  * keeps no line per value, and an error has to say where the value is. */
@@ -95,22 +91,18 @@ static bool grow(void *arrayp, unsigned *cap, unsigned n, size_t size, struct lo
 	return true;
 }
 
-static void problem(struct loader *l, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void vproblem(struct loader *l, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
-static void problem(struct loader *l, int line, const char *fmt, ...)
+static void vproblem(struct loader *l, int line, const char *fmt, va_list ap)
 {
 	struct problem *p;
 	char *msg, *c;
-	va_list ap;
 	int rc;
 
 	if (!grow(&l->problems, &l->cap_problems, l->n_problems, sizeof(*p), l))
 		return;
-	va_start(ap, fmt);
-	rc = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (rc < 0) {
+	if (vasprintf(&msg, fmt, ap) < 0) {
 		l->oom = true;
 		return;
 	}
@@ -130,119 +122,16 @@ static void problem(struct loader *l, int line, const char *fmt, ...)
 	p->seq = l->n_problems++;
 }
 
-/* ---- reading the file ---------------------------------------------------------------- */
+static void problem(struct loader *l, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static char *read_text(struct loader *l)
+static void problem(struct loader *l, int line, const char *fmt, ...)
 {
-	size_t len = 0, cap = 4096;
-	char *text = malloc(cap), *p;
-	FILE *f = fopen(l->path, "re");
+	va_list ap;
 
-	if (!f || !text) {
-		if (!f)
-			problem(l, 0, "cannot open: %s", strerror(errno));
-		else
-			l->oom = true;
-		free(text);
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	for (;;) {
-		len += fread(text + len, 1, cap - len - 1, f);
-		if (ferror(f)) {
-			problem(l, 0, "cannot read: %s", strerror(errno));
-			break;
-		}
-		if (feof(f))
-			break;
-		p = realloc(text, cap * 2);
-		if (!p) {
-			l->oom = true;
-			break;
-		}
-		text = p;
-		cap *= 2;
-	}
-	fclose(f);
-	if (l->oom || l->n_problems) {
-		free(text);
-		return NULL;
-	}
-	text[len] = '\0';
-	return text;
-}
-
-/* libconfuse 3.3 counts three lines for every '#' comment and rejects a comment inside
- * a list (libconfuse issue #150). Blanking comments out before it lexes keeps both
- * working; the newlines stay, so every line number stays true. On the way, catch what
- * libconfuse lets pass: it takes the end of the file for any missing closing brace.
- * Returns NULL, or what is never closed and on which line. */
-static const char *blank_comments(char *s, int *line_out)
-{
-	enum { CODE, DQUOTE, SQUOTE, LINE, BLOCK } st = CODE;
-	int line = 1, opened = 0, depth = 0, brace_line[4] = {0};
-
-	for (; *s; s++) {
-		if (*s == '\n')
-			line++;
-		switch (st) {
-		case CODE:
-			if (*s == '"') {
-				st = DQUOTE;
-			} else if (*s == '\'') {
-				st = SQUOTE;
-			} else if (*s == '#' || (s[0] == '/' && s[1] == '/')) {
-				st = LINE;
-				*s = ' ';
-			} else if (s[0] == '/' && s[1] == '*') {
-				st = BLOCK;
-				opened = line;
-				*s++ = ' ';
-				*s = ' ';
-			} else if (*s == '{') {
-				/* Sections hold lists and nothing nests deeper; libconfuse rejects
-				 * more. */
-				if (depth < 4)
-					brace_line[depth] = line;
-				depth++;
-			} else if (*s == '}' && depth > 0) {
-				depth--;
-			}
-			break;
-		case DQUOTE:
-		case SQUOTE:
-			if (*s == '\\' && s[1] && s[1] != '\n')
-				s++;
-			else if (*s == (st == DQUOTE ? '"' : '\''))
-				st = CODE;
-			break;
-		case LINE:
-			if (*s == '\n')
-				st = CODE;
-			else
-				*s = ' ';
-			break;
-		case BLOCK:
-			if (s[0] == '*' && s[1] == '/') {
-				*s++ = ' ';
-				*s = ' ';
-				st = CODE;
-			} else if (*s != '\n') {
-				*s = ' ';
-			}
-			break;
-		}
-	}
-	if (st == BLOCK) {
-		*line_out = opened;
-		return "comment '/*' is never closed";
-	}
-	if (depth > 0 && st == CODE) {
-		*line_out = brace_line[depth <= 4 ? depth - 1 : 3];
-		return "'{' is never closed";
-	}
-	return NULL;
+	va_start(ap, fmt);
+	vproblem(l, line, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- libconfuse callbacks ------------------------------------------------------------ */
@@ -252,16 +141,8 @@ static void confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
 
 static void confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	char *msg;
-
-	if (!parsing)
-		return;
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		parsing->oom = true;
-		return;
-	}
-	problem(parsing, cfg ? cfg->line : 0, "%s", msg);
-	free(msg);
+	if (parsing)
+		vproblem(parsing, cfg ? cfg->line : 0, fmt, ap);
 }
 
 /* libconfuse remembers only the line a section ends on. The one moment a peer section is
@@ -356,22 +237,7 @@ static const struct cval *value(cfg_t *sec, const char *name)
 	return cfg_size(sec, name) ? cfg_getnptr(sec, name, 0) : NULL;
 }
 
-/* ---- values ---------------------------------------------------------------------------- */
-
-/* Digits only: strtoul alone would take "-1", " 7" and "0x10". A value too big for
- * unsigned long saturates, so it reads as out of range rather than as not a number. */
-static bool parse_uint(const char *s, int base, unsigned long *out)
-{
-	const char *digits = base == 8 ? "01234567" : "0123456789";
-
-	if (!*s || strspn(s, digits) != strlen(s))
-		return false;
-	errno = 0;
-	*out = strtoul(s, NULL, base);
-	if (errno == ERANGE)
-		*out = ULONG_MAX;
-	return true;
-}
+/* ---- options: values with their line ------------------------------------------------- */
 
 /* An integer option: its value, or def when it is absent or wrong (and reported). */
 static unsigned long get_uint(struct loader *l, cfg_t *sec, const char *name, unsigned long min,
@@ -382,7 +248,7 @@ static unsigned long get_uint(struct loader *l, cfg_t *sec, const char *name, un
 
 	if (!v)
 		return def;
-	if (!parse_uint(v->text, 10, &n)) {
+	if (!config_parse_uint(v->text, 10, &n)) {
 		problem(l, v->line, "%s: '%s' is not a number", name, v->text);
 		return def;
 	}
@@ -393,220 +259,25 @@ static unsigned long get_uint(struct loader *l, cfg_t *sec, const char *name, un
 	return n;
 }
 
-/* Interface and peer names reach logs, vpnctl output and file names. */
-static bool valid_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= max && strspn(s, NAME_CHARS) == n;
-}
-
-/* "address/length". Returns NULL, or why s is not a prefix. */
-static const char *parse_prefix(const char *s, int *family, uint8_t addr[16], uint8_t *cidr)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	unsigned long len, max;
-
-	if (!slash)
-		return "has no prefix length (write ADDRESS/LENGTH)";
-	if ((size_t)(slash - s) >= sizeof(host))
-		return "is not a prefix: bad IP address";
-	memcpy(host, s, slash - s);
-	host[slash - s] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, host, addr) == 1)
-		*family = AF_INET;
-	else if (inet_pton(AF_INET6, host, addr) == 1)
-		*family = AF_INET6;
-	else
-		return "is not a prefix: bad IP address";
-	max = *family == AF_INET ? 32 : 128;
-	if (!parse_uint(slash + 1, 10, &len) || len > max)
-		return *family == AF_INET ? "is not a prefix: the length must be 0..32 for IPv4"
-					  : "is not a prefix: the length must be 0..128 for IPv6";
-	*cidr = (uint8_t)len;
-	return NULL;
-}
-
-static void mask_prefix(uint8_t addr[16], unsigned cidr)
-{
-	unsigned i;
-
-	for (i = cidr / 8; i < 16; i++)
-		addr[i] &= i == cidr / 8 ? (uint8_t)(0xff00 >> (cidr % 8)) : 0;
-}
-
-static const char *format_prefix(char buf[INET6_ADDRSTRLEN + 4], int family, const uint8_t *addr,
-				 unsigned cidr)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	inet_ntop(family, addr, host, sizeof(host));
-	snprintf(buf, INET6_ADDRSTRLEN + 4, "%s/%u", host, cidr);
-	return buf;
-}
-
-/* Why s is not a key, for an error message. It never quotes s, which may be a secret. */
-static const char *key_problem(const char *s, char *buf, size_t len)
-{
-	size_t n, i, pad = 0;
-
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	if (!n)
-		return "is empty";
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '=')
-			pad++;
-		else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-				  (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return "is not base64";
-	}
-	if (n != VPND_KEY_B64_LEN)
-		snprintf(buf, len, "has the wrong length: %zu characters, a key is %d (32 bytes)",
-			 n, VPND_KEY_B64_LEN);
-	else if (pad != 1)
-		snprintf(buf, len, "has the wrong length: %zu bytes, a key is 32", 33 - pad);
-	else
-		return "is not valid base64";
-	return buf;
-}
-
-static char *relative_to_config(const struct loader *l, const char *path)
-{
-	char *s;
-
-	if (path[0] == '/' || !l->dir)
-		return strdup(path);
-	return asprintf(&s, "%s/%s", l->dir, path) < 0 ? NULL : s;
-}
-
-/* A secret key file: one base64 key. Like ssh with its identity files, refuse a file that
- * group or others could touch: the key is the site's identity. */
+/* A key file, named relative to the config file. */
 static bool read_key_file(struct loader *l, const struct cval *v, const char *opt, char **resolved,
 			  uint8_t key[VPND_KEY_LEN])
 {
-	char buf[128], why[96];
-	size_t len = 0;
-	struct stat st;
-	bool ok = false;
-	ssize_t n;
-	int fd;
+	char *why;
 
-	*resolved = relative_to_config(l, v->text);
+	*resolved = config_resolve_path(l->dir, v->text);
 	if (!*resolved) {
 		l->oom = true;
 		return false;
 	}
-	fd = open(*resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		problem(l, v->line, "%s: cannot open '%s': %s", opt, *resolved, strerror(errno));
-		return false;
-	}
-	if (fstat(fd, &st) < 0) {
-		problem(l, v->line, "%s: cannot stat '%s': %s", opt, *resolved, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		problem(l, v->line, "%s: '%s' is not a regular file", opt, *resolved);
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		problem(l, v->line,
-			"%s: '%s' has mode %04o: a key file must not be accessible by group or "
-			"others (chmod 600)",
-			opt, *resolved, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			problem(l, v->line, "%s: cannot read '%s': %s", opt, *resolved,
-				strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	if (len == sizeof(buf) - 1)
-		problem(l, v->line, "%s: '%s' is too long to hold one key", opt, *resolved);
-	else if (!(ok = vpnd_key_from_base64(key, buf)))
-		problem(l, v->line, "%s: the key in '%s' %s", opt, *resolved,
-			key_problem(buf, why, sizeof(why)));
-out:
-	sodium_memzero(buf, sizeof(buf));
-	close(fd);
-	return ok;
-}
-
-/* "host:port", "192.0.2.1:port" or "[2001:db8::1]:port". Host names are resolved now,
- * once: a site's peers are configured, not discovered. */
-static bool resolve_endpoint(const char *spec, struct wg_endpoint *ep, char *why, size_t whylen)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
-	const char *host = spec, *end, *port_s;
-	char name[NI_MAXHOST];
-	unsigned long port;
-	int rc;
-
-	if (spec[0] == '[') {
-		host = spec + 1;
-		end = strchr(host, ']');
-		if (!end || end[1] != ':') {
-			snprintf(why, whylen, "is not [IPV6-ADDRESS]:PORT");
-			return false;
-		}
-		port_s = end + 2;
-		hints.ai_family = AF_INET6;
-		hints.ai_flags = AI_NUMERICHOST;
-	} else {
-		end = strrchr(spec, ':');
-		if (!end) {
-			snprintf(why, whylen, "has no port (write HOST:PORT)");
-			return false;
-		}
-		if (memchr(spec, ':', end - spec)) {
-			snprintf(why, whylen,
-				 "is ambiguous: write an IPv6 address as [ADDRESS]:PORT");
-			return false;
-		}
-		port_s = end + 1;
-	}
-	if (end == host || (size_t)(end - host) >= sizeof(name)) {
-		snprintf(why, whylen, "has %s host", end == host ? "no" : "too long a");
-		return false;
-	}
-	memcpy(name, host, end - host);
-	name[end - host] = '\0';
-	if (!parse_uint(port_s, 10, &port) || port < 1 || port > 65535) {
-		snprintf(why, whylen, "has port '%s', a port is 1..65535", port_s);
-		return false;
-	}
-	rc = getaddrinfo(name, NULL, &hints, &res);
-	if (rc) {
-		snprintf(why, whylen, "cannot be resolved: %s",
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return false;
-	}
-	memset(&ep->addr, 0, sizeof(ep->addr));
-	memcpy(&ep->addr, res->ai_addr,
-	       res->ai_addrlen < sizeof(ep->addr) ? res->ai_addrlen : sizeof(ep->addr));
-	if (ep->addr.sa.sa_family == AF_INET)
-		ep->addr.in4.sin_port = htons((uint16_t)port);
+	if (config_read_key_file(*resolved, key, &why) == 0)
+		return true;
+	if (why)
+		problem(l, v->line, "%s: %s", opt, why);
 	else
-		ep->addr.in6.sin6_port = htons((uint16_t)port);
-	freeaddrinfo(res);
-	return true;
+		l->oom = true;
+	free(why);
+	return false;
 }
 
 static void add_key(struct loader *l, const uint8_t key[VPND_KEY_LEN], unsigned peer, int line)
@@ -618,30 +289,44 @@ static void add_key(struct loader *l, const uint8_t key[VPND_KEY_LEN], unsigned 
 	l->keys[l->n_keys++].line = line;
 }
 
+/* The array for a list option of at most max values (the rest reported), each size bytes
+ * long; *n is how many to read. NULL when out of memory. */
+static void *list_array(struct loader *l, cfg_t *sec, const char *name, unsigned max,
+			const char *what, size_t size, unsigned *n)
+{
+	const struct cval *first_extra;
+	void *array;
+
+	*n = cfg_size(sec, name);
+	if (*n > max) {
+		first_extra = cfg_getnptr(sec, name, max);
+		problem(l, first_extra->line, "%s: more than %u %s", name, max, what);
+		*n = max;
+	}
+	array = calloc(*n ? *n : 1, size);
+	if (!array)
+		l->oom = true;
+	return array;
+}
+
 /* ---- the interface ------------------------------------------------------------------- */
 
 static void load_addresses(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
-	unsigned i, n = cfg_size(cfg, "address");
 	const struct cval *v;
 	const char *why;
+	unsigned i, n;
 
-	if (n > VPND_MAX_ADDRESSES) {
-		v = cfg_getnptr(cfg, "address", VPND_MAX_ADDRESSES);
-		problem(l, v->line, "address: more than %d addresses", VPND_MAX_ADDRESSES);
-		n = VPND_MAX_ADDRESSES;
-	}
-	c->addresses = calloc(n ? n : 1, sizeof(*c->addresses));
-	if (!c->addresses) {
-		l->oom = true;
+	c->addresses = list_array(l, cfg, "address", VPND_MAX_ADDRESSES, "addresses",
+				  sizeof(*c->addresses), &n);
+	if (!c->addresses)
 		return;
-	}
 	for (i = 0; i < n; i++) {
 		struct vpnd_address *a = &c->addresses[c->n_addresses];
 
 		v = cfg_getnptr(cfg, "address", i);
 		/* Host bits are the point of an interface address: 10.99.0.1/24. */
-		why = parse_prefix(v->text, &a->family, a->addr, &a->prefixlen);
+		why = config_parse_prefix(v->text, &a->family, a->addr, &a->prefixlen);
 		if (why)
 			problem(l, v->line, "address: '%s' %s", v->text, why);
 		else
@@ -661,7 +346,6 @@ static void load_addresses(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 static void load_control_socket(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
 	const struct cval *v = value(cfg, "control-socket");
-	unsigned long mode;
 
 	if (v)
 		c->control_socket = strdup(v->text);
@@ -680,11 +364,9 @@ static void load_control_socket(struct loader *l, cfg_t *cfg, struct vpnd_config
 
 	c->control_socket_mode = 0600;
 	v = value(cfg, "control-socket-mode");
-	if (v && (!parse_uint(v->text, 8, &mode) || mode > 0777))
+	if (v && !config_parse_mode(v->text, &c->control_socket_mode))
 		problem(l, v->line, "control-socket-mode: '%s' is not an octal mode 0000..0777",
 			v->text);
-	else if (v)
-		c->control_socket_mode = (unsigned)mode;
 }
 
 static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
@@ -693,8 +375,7 @@ static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 
 	if (!v)
 		problem(l, 0, "interface is required");
-	else if (!valid_name(v->text, VPND_IFNAME_MAX) || !strcmp(v->text, ".") ||
-		 !strcmp(v->text, ".."))
+	else if (!config_valid_ifname(v->text))
 		problem(
 		    l, v->line,
 		    "interface: '%s' is not a device name: 1..%d characters of A-Z a-z 0-9 _ . -",
@@ -753,38 +434,22 @@ static int section_line(const struct loader *l, cfg_t *sec)
 
 static void load_allowed_ips(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, unsigned idx)
 {
-	unsigned i, n = cfg_size(sec, "allowed-ips");
-	char buf[INET6_ADDRSTRLEN + 4];
-	struct wg_allowed_ip masked;
+	char buf[64 + CONFIG_PREFIX_TEXT_MAX];
 	const struct cval *v;
 	const char *why;
+	unsigned i, n;
 
-	if (n > VPND_MAX_ALLOWED_IPS) {
-		v = cfg_getnptr(sec, "allowed-ips", VPND_MAX_ALLOWED_IPS);
-		problem(l, v->line, "allowed-ips: more than %d prefixes", VPND_MAX_ALLOWED_IPS);
-		n = VPND_MAX_ALLOWED_IPS;
-	}
-	p->allowed_ips = calloc(n ? n : 1, sizeof(*p->allowed_ips));
-	if (!p->allowed_ips) {
-		l->oom = true;
+	p->allowed_ips = list_array(l, sec, "allowed-ips", VPND_MAX_ALLOWED_IPS, "prefixes",
+				    sizeof(*p->allowed_ips), &n);
+	if (!p->allowed_ips)
 		return;
-	}
 	for (i = 0; i < n; i++) {
 		struct wg_allowed_ip *ip = &p->allowed_ips[p->n_allowed_ips];
 
 		v = cfg_getnptr(sec, "allowed-ips", i);
-		why = parse_prefix(v->text, &ip->family, ip->addr, &ip->cidr);
+		why = config_parse_network(v->text, ip, buf, sizeof(buf));
 		if (why) {
 			problem(l, v->line, "allowed-ips: '%s' %s", v->text, why);
-			continue;
-		}
-		/* wg masks these silently; here they are most likely a typo worth hearing about. */
-		masked = *ip;
-		mask_prefix(masked.addr, masked.cidr);
-		if (memcmp(masked.addr, ip->addr, sizeof(ip->addr))) {
-			problem(l, v->line,
-				"allowed-ips: '%s' has host bits set (the prefix is %s)", v->text,
-				format_prefix(buf, ip->family, masked.addr, ip->cidr));
 			continue;
 		}
 		p->n_allowed_ips++;
@@ -800,7 +465,7 @@ static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, un
 	char why[160];
 
 	p->line = section_line(l, sec);
-	if (!valid_name(name, VPND_PEER_NAME_MAX))
+	if (!config_valid_name(name, VPND_PEER_NAME_MAX))
 		problem(l, p->line, "peer '%s': a name is 1..%d characters of A-Z a-z 0-9 _ . -",
 			name, VPND_PEER_NAME_MAX);
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -810,7 +475,7 @@ static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, un
 		problem(l, p->line, "peer '%s': public-key is required", name);
 	else if (!vpnd_key_from_base64(p->public_key, v->text))
 		problem(l, v->line, "public-key: '%s' %s", v->text,
-			key_problem(v->text, why, sizeof(why)));
+			config_key_problem(v->text, why, sizeof(why)));
 	else
 		add_key(l, p->public_key, idx, v->line);
 
@@ -825,7 +490,7 @@ static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, un
 		p->endpoint_spec = strdup(v->text);
 		if (!p->endpoint_spec)
 			l->oom = true;
-		else if (!resolve_endpoint(v->text, &p->endpoint, why, sizeof(why)))
+		else if (!config_resolve_endpoint(v->text, &p->endpoint, why, sizeof(why)))
 			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
 	}
 
@@ -837,7 +502,8 @@ static void load_peers(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
 	unsigned i, n = cfg_size(cfg, "peer");
 
-	qsort(l->marks, l->n_marks, sizeof(*l->marks), mark_cmp);
+	if (l->n_marks) /* qsort of a NULL array, even empty, is undefined */
+		qsort(l->marks, l->n_marks, sizeof(*l->marks), mark_cmp);
 	if (n > VPND_MAX_PEERS) {
 		problem(l, section_line(l, cfg_getnsec(cfg, "peer", VPND_MAX_PEERS)),
 			"more than %d peers", VPND_MAX_PEERS);
@@ -886,7 +552,8 @@ static void check_public_keys(struct loader *l, const struct vpnd_config *c)
 {
 	unsigned i, first = 0;
 
-	qsort(l->keys, l->n_keys, sizeof(*l->keys), key_cmp);
+	if (l->n_keys) /* qsort of a NULL array, even empty, is undefined */
+		qsort(l->keys, l->n_keys, sizeof(*l->keys), key_cmp);
 	for (i = 1; i < l->n_keys; i++) {
 		const struct key_use *k = &l->keys[i], *f = &l->keys[first];
 
@@ -923,10 +590,11 @@ static int claim_cmp(const void *a, const void *b)
 /* Cryptokey routing sends a prefix to one peer; a second claim would silently win. */
 static void check_allowed_ips(struct loader *l, const struct vpnd_config *c)
 {
-	char buf[INET6_ADDRSTRLEN + 4];
+	char buf[CONFIG_PREFIX_TEXT_MAX];
 	unsigned i, first = 0;
 
-	qsort(l->claims, l->n_claims, sizeof(*l->claims), claim_cmp);
+	if (l->n_claims) /* qsort of a NULL array, even empty, is undefined */
+		qsort(l->claims, l->n_claims, sizeof(*l->claims), claim_cmp);
 	for (i = 1; i < l->n_claims; i++) {
 		const struct claim *k = &l->claims[i], *f = &l->claims[first];
 
@@ -934,11 +602,12 @@ static void check_allowed_ips(struct loader *l, const struct vpnd_config *c)
 			first = i;
 		else if (k->peer == f->peer)
 			problem(l, k->line, "allowed-ips: %s is listed twice (first at line %d)",
-				format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr), f->line);
+				config_format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr),
+				f->line);
 		else
 			problem(l, k->line,
 				"allowed-ips: %s is also claimed by peer '%s' (line %d)",
-				format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr),
+				config_format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr),
 				c->peers[f->peer].name, f->line);
 	}
 }
@@ -961,7 +630,8 @@ static void hand_over_problems(struct loader *l, struct vpnd_config_errors *errs
 
 	if (l->oom)
 		problem(l, 0, "out of memory");
-	qsort(l->problems, l->n_problems, sizeof(*l->problems), problem_cmp);
+	if (l->n_problems) /* qsort of a NULL array, even empty, is undefined */
+		qsort(l->problems, l->n_problems, sizeof(*l->problems), problem_cmp);
 	if (errs && l->n_problems) {
 		errs->lines = calloc(l->n_problems, sizeof(*errs->lines));
 		if (errs->lines)
@@ -979,11 +649,11 @@ struct vpnd_config *vpnd_config_load(const char *path, struct vpnd_config_errors
 	struct loader l = {.path = path};
 	struct vpnd_config *c = NULL;
 	const char *slash = strrchr(path, '/');
-	const char *unclosed;
+	const char *unclosed, *what;
 	cfg_t *cfg = NULL;
 	char *text = NULL;
+	int line, err;
 	unsigned i;
-	int line;
 
 	if (errs)
 		*errs = (struct vpnd_config_errors){0};
@@ -995,10 +665,15 @@ struct vpnd_config *vpnd_config_load(const char *path, struct vpnd_config_errors
 		l.oom = true;
 		goto out;
 	}
-	text = read_text(&l);
-	if (!text)
+	text = config_read_text(path, &what, &err);
+	if (!text) {
+		if (what)
+			problem(&l, 0, "%s: %s", what, strerror(err));
+		else
+			l.oom = true;
 		goto out;
-	unclosed = blank_comments(text, &line);
+	}
+	unclosed = config_blank_comments(text, &line);
 	if (unclosed) {
 		problem(&l, line, "%s", unclosed);
 		goto out;

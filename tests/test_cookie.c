@@ -14,6 +14,7 @@
 
 #include "tunnel/cookie.h"
 #include "tunnel/hash.h"
+#include "wireguard_go_vectors.h"
 
 #define SEC WG_NSEC_PER_SEC
 #define T0  (1000 * SEC)
@@ -277,41 +278,7 @@ static void test_reply_from_wrong_responder(void **state)
 	assert_false(maker.have_cookie);
 }
 
-/* A session with wireguard-go v0.0.20220316 (see test_noise.c): we are the peer with
- * public key 07b5b338..., it is f30784cc...; it initiated from 127.0.0.1:51820. */
-static const char our_public[] = "07b5b3385535b09e1517e495f023c178862755a7011402ac315fc28ebfee0046";
-static const char go_public[] = "f30784cc3fcd2fa9e2491a0223155fb2362a44c7f7f42821e4df9db8ed99cc1f";
-static const char go_initiation1[] =
-    "01000000ed463aa1181123876869bc41e00a44630c7a439c931ee7774f03bcb24ddb2db86e7e44449c4b"
-    "ab4faa46225c530f6b77f420aacd63ba9deaa6aee19baaab9295936ed86911275c13eff8f92dd0a59e62"
-    "cb6ab77a77b0ca62094654c6c1373cf890b69d143224cd410906bafa741d0d347dfae1c4e61b953aabcf"
-    "6fa7a8d2450900000000000000000000000000000000";
-static const char go_initiation2[] =
-    "010000005694a36c3bb1a66b6366a04ae4a006fffdda760a5cb2df03bf04cb6aadceb2e76bfe057cad5b"
-    "1871cc5a0b3d5bfdc7120da3f86ba43f6ff812a33c141195f40518842921d441fa85d79f8375f999cffa"
-    "d0c53b2be86a9cb4a994ca5e7a9af27d0a8fc298e0dce8ff8a89d1531118d3e6012405b19e4c262d39e2"
-    "4da4640d873fd3ed1070664e6b3529689f3562290892";
-static const char go_response[] =
-    "02000000938ae38e0d0c0b0a94539159d29d98027b8c034d6ddc63747c46474430d3f253cb3af789a6e3"
-    "fc178bc0b9580216ccdefba72e70bf144dc09d21b5f830eaf8079d21c07f9da630c80000000000000000"
-    "0000000000000000";
-static const char our_initiation[] =
-    "010000000d0c0b0aa711991d1bfb0b473ed789dc3dfe4280533f72b9477a1a3b99445d3604f27c69b7cd"
-    "305b49edf4916c445f0f4516d65b1d485a04f6ef52625ae2293c6859575c6a37624ad668a989653fe225"
-    "9f2209c4ee254c77b2d50344089f999ef77bfb8e69c8275a0b3dc3491bacd5cb67569fa13acf9062a6cb"
-    "da671591d5e500000000000000000000000000000000";
-static const char our_response[] =
-    "020000000d0c0b0a5694a36c8a063e271343cf9bcaaba3cbd3569ba68376acca844431769a1eecff4dae"
-    "276bd5a846a6e47c4bc06c0be435e6a8663589d6442145e7ce2da72b3c23b0f297b00000000000000000"
-    "0000000000000000";
-/* Our reply to go_initiation1, from a checker whose secret was cookie_secret. */
-static const char our_cookie_reply[] =
-    "03000000ed463aa170dd02bfb4b7693f35f4733bd7d3817b197053e0f724bfb2c005acdca3521e286dac"
-    "d9f07ae2c3afa443e825c95e95730618982c76948ba8";
-static const char cookie_secret[] =
-    "aee32387f5786e3d5bfddf34484da3b37700b11e7ff515eeeca7b06e6148fdcf";
-static const uint8_t go_src[] = {127, 0, 0, 1, 0xca, 0x6c};
-
+/* The session with wireguard-go in wireguard_go_vectors.h. */
 static void test_wireguard_go_macs(void **state)
 {
 	uint8_t pub[WG_KEY_LEN], init1[148], init2[148], resp[92], mine[148], reply[64];
@@ -334,7 +301,7 @@ static void test_wireguard_go_macs(void **state)
 
 	/* Its mac2, made with the cookie it decrypted from our reply, is valid for the
 	 * address it sent from. */
-	unhex(checker.secret, sizeof(checker.secret), cookie_secret);
+	unhex(checker.secret, sizeof(checker.secret), our_cookie_secret);
 	checker.secret_birth_ns = T0;
 	assert_int_equal(
 	    wg_cookie_validate(&checker, init2, sizeof(init2), go_src, sizeof(go_src), true, T0),

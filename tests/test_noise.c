@@ -18,6 +18,7 @@
 
 #include "tunnel/noise.h"
 #include "tunnel/tai64n.h"
+#include "wireguard_go_vectors.h"
 
 /* randombytes: scripted bytes first, the system's after. */
 static uint8_t script[64];
@@ -703,16 +704,7 @@ static void test_private_key(void **state)
 	assert_zero(res.hs.precomputed_static_static, WG_KEY_LEN);
 }
 
-/* A session with wireguard-go v0.0.20220316, with a preshared key. "We" are the peer
- * with public key 07b5b338... (below); wireguard-go listened on 127.0.0.1:51820 with
- * 10.0.0.2/24, and we sent from 127.0.0.1:40000 as 10.0.0.1. */
-static const char our_private[] =
-    "8052ad84f66db9b7b96202002d9e3edfa2c958089c0cf6114c19efd360613e4c";
-static const char our_public[] = "07b5b3385535b09e1517e495f023c178862755a7011402ac315fc28ebfee0046";
-static const char go_public[] = "f30784cc3fcd2fa9e2491a0223155fb2362a44c7f7f42821e4df9db8ed99cc1f";
-static const char session_psk[] =
-    "2f41a5f053b24a1392e5f56c18f0c430cb22d95b12769b8f3d7f165c74f54dc0";
-
+/* The session with wireguard-go in wireguard_go_vectors.h, from our side. */
 static void go_peer_setup(struct side *s, uint32_t first_index)
 {
 	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN], psk[WG_KEY_LEN];
@@ -751,20 +743,13 @@ static void test_wireguard_go_responds(void **state)
 
 	(void)state;
 	go_peer_setup(&s, 0x0a0b0c0d);
-	unhex(ts, sizeof(ts), "400000006b05482721000000");
-	unhex(want_init, sizeof(want_init),
-	      "010000000d0c0b0aa711991d1bfb0b473ed789dc3dfe4280533f72b9477a1a3b99445d3604f27c69"
-	      "b7cd305b49edf4916c445f0f4516d65b1d485a04f6ef52625ae2293c6859575c6a37624ad668a989"
-	      "653fe2259f2209c4ee254c77b2d50344089f999ef77bfb8e69c8275a0b3dc3491bacd5cb67569fa1"
-	      "3acf9062a6cbda671591d5e500000000000000000000000000000000");
-	unhex(go_resp, sizeof(go_resp),
-	      "02000000938ae38e0d0c0b0a94539159d29d98027b8c034d6ddc63747c46474430d3f253cb3af789"
-	      "a6e3fc178bc0b9580216ccdefba72e70bf144dc09d21b5f830eaf8079d21c07f9da630c800000000"
-	      "000000000000000000000000");
+	unhex(ts, sizeof(ts), our_initiation_timestamp);
+	unhex(want_init, sizeof(want_init), our_initiation);
+	unhex(go_resp, sizeof(go_resp), go_response);
 
 	/* Our initiation, with the ephemeral key of that session, is what wireguard-go
 	 * accepted (macs aside: test_cookie checks them). */
-	script_next("f0b5e98fd70253b57b8a340cdf40c4cadec9895b8b78886a0e48d3503ebd0979");
+	script_next(our_initiation_ephemeral);
 	assert_int_equal(wg_noise_create_initiation(&s.noise, &s.hs, &init, ts), 0);
 	assert_memory_equal(&init, want_init, offsetof(struct wg_msg_initiation, macs));
 
@@ -774,30 +759,12 @@ static void test_wireguard_go_responds(void **state)
 
 	/* We sent an ICMP echo request to 10.0.0.2 as counter 0; wireguard-go could only
 	 * answer it if our send key was its receive key. */
-	unhex(ping, sizeof(ping),
-	      "4500002000000000400166db0a0000010a000002080000f61234000176706e64");
-	unhex(want_sealed, sizeof(want_sealed),
-	      "ff4c8650c644486296f509073a4820310e6ed95759f77be35a86b1a00f3b20f6d3d3dc0ca35c3aa4"
-	      "3664bdcb1d67bee1");
+	unhex(ping, sizeof(ping), our_echo_request);
+	unhex(want_sealed, sizeof(want_sealed), our_echo_request_sealed);
 	transport_seal(sealed, &kp, 0, ping, sizeof(ping));
 	assert_memory_equal(sealed, want_sealed, sizeof(sealed));
-	expect_data(&kp,
-		    "040000000d0c0b0a0000000000000000205c3b4194b0f95a37da02631a5784034d77604ee0d2e"
-		    "59d7da07c93eecafca0ddd9211b3ec2c9ee20b27024703b8e81",
-		    "45000020b6ac00004001b02e0a0000020a000001000008f61234000176706e64");
+	expect_data(&kp, go_echo_reply, go_echo_reply_plain);
 }
-
-static const char go_initiation1[] =
-    "01000000ed463aa1181123876869bc41e00a44630c7a439c931ee7774f03bcb24ddb2db86e7e44449c4b"
-    "ab4faa46225c530f6b77f420aacd63ba9deaa6aee19baaab9295936ed86911275c13eff8f92dd0a59e62"
-    "cb6ab77a77b0ca62094654c6c1373cf890b69d143224cd410906bafa741d0d347dfae1c4e61b953aabcf"
-    "6fa7a8d2450900000000000000000000000000000000";
-/* Its retry five seconds later, after our cookie reply (so it carries a mac2). */
-static const char go_initiation2[] =
-    "010000005694a36c3bb1a66b6366a04ae4a006fffdda760a5cb2df03bf04cb6aadceb2e76bfe057cad5b"
-    "1871cc5a0b3d5bfdc7120da3f86ba43f6ff812a33c141195f40518842921d441fa85d79f8375f999cffa"
-    "d0c53b2be86a9cb4a994ca5e7a9af27d0a8fc298e0dce8ff8a89d1531118d3e6012405b19e4c262d39e2"
-    "4da4640d873fd3ed1070664e6b3529689f3562290892";
 
 static void test_wireguard_go_initiates(void **state)
 {
@@ -812,10 +779,7 @@ static void test_wireguard_go_initiates(void **state)
 	go_peer_setup(&s, 0x0a0b0c0d);
 	unhex((uint8_t *)&init1, sizeof(init1), go_initiation1);
 	unhex((uint8_t *)&init2, sizeof(init2), go_initiation2);
-	unhex(want_resp, sizeof(want_resp),
-	      "020000000d0c0b0a5694a36c8a063e271343cf9bcaaba3cbd3569ba68376acca844431769a1eecff"
-	      "4dae276bd5a846a6e47c4bc06c0be435e6a8663589d6442145e7ce2da72b3c23b0f297b000000000"
-	      "000000000000000000000000");
+	unhex(want_resp, sizeof(want_resp), our_response);
 
 	/* Its timestamps order as ours do: the retry is later than the first. */
 	assert_int_equal(wg_noise_consume_initiation(&s.noise, &init2, 10 * WG_NSEC_PER_SEC, &hs),
@@ -827,22 +791,14 @@ static void test_wireguard_go_initiates(void **state)
 			 -EEXIST);
 	assert_memory_equal(&before, &s.hs, sizeof(before));
 
-	script_next("07330971fd07f99a1871a30e49903ec130d83c0c07c66ea5a727c2a2cdd028ff");
+	script_next(our_response_ephemeral);
 	assert_int_equal(wg_noise_create_response(&s.noise, &s.hs, &resp), 0);
 	assert_memory_equal(&resp, want_resp, offsetof(struct wg_msg_response, macs));
 	assert_int_equal(wg_noise_begin_session(&s.noise, &s.hs, &kp, 1), 0);
 	assert_false(kp.i_am_the_initiator);
 
 	/* The ping wireguard-go had staged, sent once our response arrived. */
-	expect_data(
-	    &kp,
-	    "040000000d0c0b0a000000000000000071cef6190e71eeee4e1366420988ca1ba0b8519c5ccad"
-	    "1bc9ecd73d6bbb4dd791bc8ed2d156e385f56eaac97179a06c5f6cc20306f81fbcdf49b030071f2"
-	    "9b5ce9847dab768f8b63612e1ac3ef793ddcbd3cb35591ca28191e3d2addd8e57344cbbf235ba59"
-	    "a3cc9ee6c6eea5f7e207f",
-	    "450000544df240004001d8b40a0000020a00000108008941204400012048056b000000005ff30a"
-	    "0000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031"
-	    "323334353637000000000000000000000000");
+	expect_data(&kp, go_echo_request, go_echo_request_plain);
 
 	/* And the first initiation alone, on a fresh device, is just as good. */
 	go_peer_setup(&s, 0x0a0b0c0d);

@@ -81,19 +81,43 @@ static bool generate_ephemeral(uint8_t priv[WG_KEY_LEN], uint8_t pub[WG_KEY_LEN]
 	return crypto_scalarmult_base(pub, priv) == 0;
 }
 
-/* dst = AEAD(key, 0, src, h): len bytes of ciphertext followed by the tag. */
-static void seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[WG_KEY_LEN],
-		 const uint8_t h[WG_HASH_LEN])
+/* The ephemeral public key of a message goes into both the chaining key and the hash. */
+static void mix_ephemeral(uint8_t ck[WG_HASH_LEN], uint8_t h[WG_HASH_LEN],
+			  const uint8_t e_pub[WG_KEY_LEN])
+{
+	mix_key(ck, e_pub, WG_KEY_LEN);
+	mix_hash(h, e_pub, WG_KEY_LEN);
+}
+
+/* (C, tau, k) = KDF3(C, Q), H = HASH(H || tau). */
+static void mix_psk(uint8_t ck[WG_HASH_LEN], uint8_t h[WG_HASH_LEN], uint8_t key[WG_KEY_LEN],
+		    const uint8_t psk[WG_KEY_LEN])
+{
+	uint8_t tau[WG_HASH_LEN];
+
+	wg_kdf(ck, tau, key, ck, psk, WG_KEY_LEN);
+	mix_hash(h, tau, sizeof(tau));
+	sodium_memzero(tau, sizeof(tau));
+}
+
+/* dst = AEAD(k, 0, src, H), len bytes of ciphertext followed by the tag; H = HASH(H || dst). */
+static void encrypt_and_hash(uint8_t *dst, const uint8_t *src, size_t len,
+			     const uint8_t key[WG_KEY_LEN], uint8_t h[WG_HASH_LEN])
 {
 	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, h, WG_HASH_LEN, NULL,
 						  zero_nonce, key);
+	mix_hash(h, dst, len + WG_AUTHTAG_LEN);
 }
 
-static bool open_sealed(uint8_t *dst, const uint8_t *src, size_t srclen,
-			const uint8_t key[WG_KEY_LEN], const uint8_t h[WG_HASH_LEN])
+/* The inverse of encrypt_and_hash; false, and H untouched, when src does not authenticate. */
+static bool decrypt_and_hash(uint8_t *dst, const uint8_t *src, size_t srclen,
+			     const uint8_t key[WG_KEY_LEN], uint8_t h[WG_HASH_LEN])
 {
-	return crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, srclen, h,
-							 WG_HASH_LEN, zero_nonce, key) == 0;
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, srclen, h, WG_HASH_LEN,
+						      zero_nonce, key) != 0)
+		return false;
+	mix_hash(h, src, srclen);
+	return true;
 }
 
 static bool holds_index(const struct wg_handshake *hs)
@@ -119,6 +143,34 @@ static void wipe_ephemeral_state(struct wg_handshake *hs)
 	sodium_memzero(hs->hash, sizeof(hs->hash));
 	sodium_memzero(hs->chaining_key, sizeof(hs->chaining_key));
 	hs->state = WG_HANDSHAKE_ZEROED;
+}
+
+/* A message is complete: the handshake keeps what it took to make it, under a fresh local
+ * index that the answer will name. */
+static void commit_created(struct wg_noise *n, struct wg_handshake *hs, void *sender_index,
+			   const uint8_t e_priv[WG_KEY_LEN], const uint8_t ck[WG_HASH_LEN],
+			   const uint8_t h[WG_HASH_LEN], enum wg_handshake_state state)
+{
+	release_index(n, hs);
+	hs->local_index = n->cb.index_assign(n->cb.ctx, hs);
+	wg_le32_write(sender_index, hs->local_index);
+	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->state = state;
+}
+
+/* A message has authenticated: the handshake takes on its state and the sender's
+ * ephemeral key and index. */
+static void commit_consumed(struct wg_handshake *hs, const uint8_t remote_e[WG_KEY_LEN],
+			    const void *sender_index, const uint8_t ck[WG_HASH_LEN],
+			    const uint8_t h[WG_HASH_LEN], enum wg_handshake_state state)
+{
+	memcpy(hs->remote_ephemeral, remote_e, WG_KEY_LEN);
+	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
+	memcpy(hs->hash, h, WG_HASH_LEN);
+	hs->remote_index = wg_le32_read(sender_index);
+	hs->state = state;
 }
 
 /* As the Linux module: at most WG_INITIATIONS_PER_SECOND initiations from one peer are
@@ -228,31 +280,22 @@ int wg_noise_create_initiation(struct wg_noise *n, struct wg_handshake *hs,
 	/* e */
 	if (!generate_ephemeral(e_priv, msg->unencrypted_ephemeral))
 		goto out;
-	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
 
 	/* es */
 	if (!mix_dh(ck, key, e_priv, hs->remote_static))
 		goto out;
 
 	/* s */
-	seal(msg->encrypted_static, n->identity.static_public, WG_KEY_LEN, key, h);
-	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
+	encrypt_and_hash(msg->encrypted_static, n->identity.static_public, WG_KEY_LEN, key, h);
 
 	/* ss */
 	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
 
 	/* {t} */
-	seal(msg->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN, key, h);
-	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
+	encrypt_and_hash(msg->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN, key, h);
 
-	release_index(n, hs);
-	hs->local_index = n->cb.index_assign(n->cb.ctx, hs);
-	wg_le32_write(&msg->sender_index, hs->local_index);
-	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->state = WG_HANDSHAKE_CREATED_INITIATION;
+	commit_created(n, hs, &msg->sender_index, e_priv, ck, h, WG_HANDSHAKE_CREATED_INITIATION);
 	ret = 0;
 out:
 	sodium_memzero(ck, sizeof(ck));
@@ -281,17 +324,15 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 	handshake_start(ck, h, id->static_public);
 
 	/* e */
-	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
 
 	/* es */
 	if (!mix_dh(ck, key, id->static_private, msg->unencrypted_ephemeral))
 		goto out;
 
 	/* s */
-	if (!open_sealed(s_pub, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
+	if (!decrypt_and_hash(s_pub, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
 		goto out;
-	mix_hash(h, msg->encrypted_static, sizeof(msg->encrypted_static));
 	ret = -ENOKEY;
 	hs = n->cb.lookup_static(n->cb.ctx, s_pub);
 	if (!hs)
@@ -304,9 +345,9 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
 
 	/* {t} */
-	if (!open_sealed(t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
+	if (!decrypt_and_hash(t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key,
+			      h))
 		goto out;
-	mix_hash(h, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp));
 
 	/* The message is the peer's own, but perhaps an old one played back, or one of a
 	 * flood meant to make us spend Diffie-Hellmans; the owner may still count it
@@ -320,13 +361,10 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 
 	release_index(n, hs);
 	sodium_memzero(hs->ephemeral_private, WG_KEY_LEN);
-	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->remote_index = wg_le32_read(&msg->sender_index);
 	memcpy(hs->latest_timestamp, t, WG_TIMESTAMP_LEN);
 	hs->last_initiation_consumption_ns = now_ns;
-	hs->state = WG_HANDSHAKE_CONSUMED_INITIATION;
+	commit_consumed(hs, msg->unencrypted_ephemeral, &msg->sender_index, ck, h,
+			WG_HANDSHAKE_CONSUMED_INITIATION);
 	ret = 0;
 out:
 	sodium_memzero(ck, sizeof(ck));
@@ -340,8 +378,7 @@ out:
 int wg_noise_create_response(struct wg_noise *n, struct wg_handshake *hs,
 			     struct wg_msg_response *msg)
 {
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], tau[WG_HASH_LEN];
-	uint8_t e_priv[WG_KEY_LEN];
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], e_priv[WG_KEY_LEN];
 	int ret = -ESTALE;
 
 	if (hs->state != WG_HANDSHAKE_CONSUMED_INITIATION)
@@ -355,8 +392,7 @@ int wg_noise_create_response(struct wg_noise *n, struct wg_handshake *hs,
 	/* e */
 	if (!generate_ephemeral(e_priv, msg->unencrypted_ephemeral))
 		goto out;
-	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
 
 	/* ee */
 	if (!mix_dh(ck, NULL, e_priv, hs->remote_ephemeral))
@@ -367,26 +403,17 @@ int wg_noise_create_response(struct wg_noise *n, struct wg_handshake *hs,
 		goto out;
 
 	/* psk */
-	wg_kdf(ck, tau, key, ck, hs->preshared_key, WG_KEY_LEN);
-	mix_hash(h, tau, sizeof(tau));
+	mix_psk(ck, h, key, hs->preshared_key);
 
 	/* {} */
-	seal(msg->encrypted_nothing, NULL, 0, key, h);
-	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
+	encrypt_and_hash(msg->encrypted_nothing, NULL, 0, key, h);
 
-	release_index(n, hs);
-	hs->local_index = n->cb.index_assign(n->cb.ctx, hs);
-	wg_le32_write(&msg->sender_index, hs->local_index);
-	memcpy(hs->ephemeral_private, e_priv, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->state = WG_HANDSHAKE_CREATED_RESPONSE;
+	commit_created(n, hs, &msg->sender_index, e_priv, ck, h, WG_HANDSHAKE_CREATED_RESPONSE);
 	ret = 0;
 out:
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(key, sizeof(key));
-	sodium_memzero(tau, sizeof(tau));
 	sodium_memzero(e_priv, sizeof(e_priv));
 	return ret;
 }
@@ -395,7 +422,7 @@ int wg_noise_consume_response(struct wg_noise *n, const struct wg_msg_response *
 			      struct wg_handshake **out)
 {
 	const struct wg_static_identity *id = &n->identity;
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], tau[WG_HASH_LEN];
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN];
 	struct wg_handshake *hs;
 	int ret = -ENOKEY;
 
@@ -416,8 +443,7 @@ int wg_noise_consume_response(struct wg_noise *n, const struct wg_msg_response *
 	memcpy(h, hs->hash, WG_HASH_LEN);
 
 	/* e */
-	mix_key(ck, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, WG_KEY_LEN);
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
 
 	/* ee */
 	if (!mix_dh(ck, NULL, hs->ephemeral_private, msg->unencrypted_ephemeral))
@@ -428,26 +454,20 @@ int wg_noise_consume_response(struct wg_noise *n, const struct wg_msg_response *
 		goto out;
 
 	/* psk */
-	wg_kdf(ck, tau, key, ck, hs->preshared_key, WG_KEY_LEN);
-	mix_hash(h, tau, sizeof(tau));
+	mix_psk(ck, h, key, hs->preshared_key);
 
 	/* {} */
-	if (!open_sealed(NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
+	if (!decrypt_and_hash(NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
 		goto out;
-	mix_hash(h, msg->encrypted_nothing, sizeof(msg->encrypted_nothing));
 
-	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, WG_KEY_LEN);
-	memcpy(hs->chaining_key, ck, WG_HASH_LEN);
-	memcpy(hs->hash, h, WG_HASH_LEN);
-	hs->remote_index = wg_le32_read(&msg->sender_index);
-	hs->state = WG_HANDSHAKE_CONSUMED_RESPONSE;
+	commit_consumed(hs, msg->unencrypted_ephemeral, &msg->sender_index, ck, h,
+			WG_HANDSHAKE_CONSUMED_RESPONSE);
 	*out = hs;
 	ret = 0;
 out:
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(key, sizeof(key));
-	sodium_memzero(tau, sizeof(tau));
 	return ret;
 }
 
