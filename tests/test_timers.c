@@ -178,13 +178,47 @@ static void test_short_rekey_interval(void **state)
 	pair_init_opts(&p, 3, NULL, NULL);
 	connect_pair(&p);
 	/* 10 packets a second for 30 s: none lost while sessions turn over. */
+	/* Both sides send in the same instant, so each sees the other's data before any
+	 * handshake message crosses the wire. */
 	for (int i = 0; i < 300; i++) {
-		send_from(&p, i % 2 ? &p.a : &p.b, (uint8_t)i);
+		send_from(&p, &p.a, (uint8_t)i);
+		send_from(&p, &p.b, (uint8_t)i);
 		pair_run(&p, 0.1, 0.1);
 	}
-	assert_int_equal(p.a.n_delivered + p.b.n_delivered, 1 + 300);
-	/* New initiations at most every REKEY_TIMEOUT: about six in 30 s. */
-	assert_true(p.a.peer->stats.handshakes + p.b.peer->stats.handshakes >= 5);
+	assert_int_equal(p.a.n_delivered + p.b.n_delivered, 1 + 600);
+	/* New initiations at most every REKEY_TIMEOUT: about six in 30 s, all completed.
+	 * Both sides must not start at once: crossing initiations cancel each other. */
+	assert_true(p.a.peer->stats.handshakes >= 5);
+	assert_int_equal(wg_engine_stats(p.a.engine)->drops[WG_DROP_HANDSHAKE_REFUSED], 0);
+	assert_int_equal(wg_engine_stats(p.b.engine)->drops[WG_DROP_HANDSHAKE_REFUSED], 0);
+	pair_free(&p);
+}
+
+/* A stock peer initiated and rekeys only every 120 s; our shortened interval still holds,
+ * one REKEY_TIMEOUT after the initiator's turn. */
+static void test_responder_takes_over_short_rekey(void **state)
+{
+	struct pair p;
+	struct wg_engine_settings stock = {.rekey_after_time = 120, .mtu = 1420};
+	(void)state;
+
+	pair_init_opts(&p, 3, NULL, NULL);
+	wg_engine_update_settings(p.a.engine, &stock);
+	connect_pair(&p); /* A initiated: B is the responder */
+	unsigned before = p.b.sent_by_type[WG_MSG_HANDSHAKE_INITIATION];
+	for (int i = 0; i < 75; i++) {
+		send_from(&p, &p.b, (uint8_t)i);
+		pair_run(&p, 0.1, 0.1);
+	}
+	/* 7.5 s: past B's 3 s, but within the initiator's grace of REKEY_TIMEOUT. */
+	assert_int_equal(p.b.sent_by_type[WG_MSG_HANDSHAKE_INITIATION], before);
+	for (int i = 0; i < 10; i++) {
+		send_from(&p, &p.b, (uint8_t)i);
+		pair_run(&p, 0.1, 0.1);
+	}
+	assert_int_equal(p.b.sent_by_type[WG_MSG_HANDSHAKE_INITIATION], before + 1);
+	assert_int_equal(p.b.peer->stats.handshakes, 2);
+	assert_int_equal(p.a.n_delivered, 85);
 	pair_free(&p);
 }
 
@@ -214,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_persistent_keepalive),
 	    cmocka_unit_test(test_zero_key_material_after_540s),
 	    cmocka_unit_test(test_short_rekey_interval),
+	    cmocka_unit_test(test_responder_takes_over_short_rekey),
 	    cmocka_unit_test(test_next_deadline),
 	};
 	if (sodium_init() < 0)

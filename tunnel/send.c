@@ -38,21 +38,29 @@ static bool keypair_can_send(const struct wg_keypair *kp, uint64_t now)
 }
 
 /* Start a new handshake ahead of expiry: after 2^60 messages, or after REKEY_AFTER_TIME
- * on sessions we initiated (the responder waits so both sides do not race). When the
- * operator shortens rekey-after-time, responders rekey on time too, so a shortened
- * interval holds whichever side initiated last. */
+ * on sessions we initiated. The responder does not rekey on time, so the two sides never
+ * start at once: crossing initiations cancel each other (each side's handshake state is
+ * taken over by the other's initiation) and cost a REKEY_TIMEOUT to recover.
+ *
+ * With rekey-after-time shortened, the operator wants that interval held even when the
+ * initiator is a stock WireGuard peer that rekeys only every 120 s: the responder then
+ * takes over, but only a REKEY_TIMEOUT after the initiator's turn, which an initiator
+ * that honours the same interval has long used. */
 static void keep_key_fresh(struct wg_engine *e, struct wg_peer *p, struct wg_time now)
 {
 	struct wg_keypair *kp = p->keypairs.current;
-	bool time_based;
+	uint64_t rekey = wg_seconds(e->settings.rekey_after_time);
 
 	if (!kp || !kp->send_valid)
 		return;
-	time_based = kp->i_am_the_initiator ||
-		     e->settings.rekey_after_time < WG_REKEY_AFTER_TIME;
+	if (!kp->i_am_the_initiator) {
+		if (e->settings.rekey_after_time >= WG_REKEY_AFTER_TIME)
+			rekey = UINT64_MAX;
+		else
+			rekey += wg_seconds(WG_REKEY_TIMEOUT);
+	}
 	if (kp->send_counter > WG_REKEY_AFTER_MESSAGES ||
-	    (time_based &&
-	     wg_has_expired(kp->birth_ns, wg_seconds(e->settings.rekey_after_time), now.mono_ns)))
+	    (rekey != UINT64_MAX && wg_has_expired(kp->birth_ns, rekey, now.mono_ns)))
 		wg_send_handshake_initiation(e, p, false, now);
 }
 
