@@ -16,6 +16,7 @@
 
 #include "daemon/config_text.h"
 #include "daemon/config_values.h"
+#include "vpnd/control.h"
 #include "vpnd/key.h"
 #include "vpnd/limits.h"
 
@@ -207,6 +208,12 @@ static cfg_t *parse(struct loader *l, const char *text)
 	    CFG_PTR_CB("control-socket", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("control-socket-mode", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("rekey-after-time", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("uapi", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("uapi-socket", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("metrics-listen", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("audit-log", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("audit-key-file", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("audit-rotate-size", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE),
 	    CFG_END(),
 	};
@@ -369,6 +376,71 @@ static void load_control_socket(struct loader *l, cfg_t *cfg, struct vpnd_config
 			v->text);
 }
 
+/* A path option: the value (relative to the config file), else the default. */
+static char *get_path(struct loader *l, cfg_t *cfg, const char *name, const char *def)
+{
+	const struct cval *v = value(cfg, name);
+	char *path;
+
+	if (v && !v->text[0]) {
+		problem(l, v->line, "%s: the path is empty", name);
+		return NULL;
+	}
+	path = v ? config_resolve_path(l->dir, v->text) : strdup(def);
+	if (!path)
+		l->oom = true;
+	return path;
+}
+
+static bool get_bool(struct loader *l, cfg_t *cfg, const char *name, bool def)
+{
+	const struct cval *v = value(cfg, name);
+
+	if (!v)
+		return def;
+	if (strcmp(v->text, "true") == 0 || strcmp(v->text, "yes") == 0)
+		return true;
+	if (strcmp(v->text, "false") == 0 || strcmp(v->text, "no") == 0)
+		return false;
+	problem(l, v->line, "%s: '%s' is not true or false", name, v->text);
+	return def;
+}
+
+/* What operators and their tools touch: the wg tool's socket, metrics, the audit log. */
+static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	const struct cval *v;
+	char def[128], *key_def = NULL;
+
+	c->uapi = get_bool(l, cfg, "uapi", true);
+	snprintf(def, sizeof(def), "/run/wireguard/%s.sock", c->interface);
+	c->uapi_socket = get_path(l, cfg, "uapi-socket", def);
+
+	v = value(cfg, "metrics-listen");
+	if (v) {
+		c->metrics_listen = strdup(v->text);
+		if (!c->metrics_listen)
+			l->oom = true;
+		else if (wg_endpoint_parse(&c->metrics_addr, v->text) < 0)
+			problem(l, v->line,
+				"metrics-listen: '%s' is not a numeric address:port such as "
+				"127.0.0.1:9586",
+				v->text);
+	}
+
+	snprintf(def, sizeof(def), "%s/%s.audit", VPND_STATE_DIR, c->interface);
+	c->audit_log = get_path(l, cfg, "audit-log", def);
+	if (c->audit_log && asprintf(&key_def, "%s.key", c->audit_log) < 0)
+		key_def = NULL;
+	if (c->audit_log && !key_def)
+		l->oom = true;
+	else
+		c->audit_key_file = get_path(l, cfg, "audit-key-file", key_def ? key_def : def);
+	free(key_def);
+	c->audit_rotate_size = (uint64_t)get_uint(l, cfg, "audit-rotate-size", 4096,
+						  1UL << 40, 64UL << 20);
+}
+
 static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
 	const struct cval *v = value(cfg, "interface");
@@ -402,6 +474,7 @@ static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 				       VPND_DEFAULT_REKEY_AFTER_TIME);
 	load_addresses(l, cfg, c);
 	load_control_socket(l, cfg, c);
+	load_operations(l, cfg, c);
 }
 
 /* ---- peers --------------------------------------------------------------------------- */
@@ -728,6 +801,10 @@ void vpnd_config_free(struct vpnd_config *c)
 	free(c->private_key_file);
 	free(c->addresses);
 	free(c->control_socket);
+	free(c->uapi_socket);
+	free(c->metrics_listen);
+	free(c->audit_log);
+	free(c->audit_key_file);
 	free(c->path);
 	free(c);
 }

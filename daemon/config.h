@@ -42,6 +42,13 @@ struct vpnd_config {
 	char *control_socket;
 	unsigned control_socket_mode; /* default 0600 */
 	unsigned rekey_after_time;
+	bool uapi;		/* serve the WireGuard UAPI (wg tool) */
+	char *uapi_socket;	/* default /run/wireguard/<interface>.sock */
+	char *metrics_listen;	/* "ip:port" for /metrics, NULL = off */
+	struct wg_endpoint metrics_addr;
+	char *audit_log;	/* default /var/lib/vpnd/<interface>.audit */
+	char *audit_key_file;	/* Ed25519 signing key; default <audit_log>.key */
+	uint64_t audit_rotate_size; /* bytes; a new file is started past it */
 	struct vpnd_peer_conf *peers;
 	unsigned n_peers;
 };
