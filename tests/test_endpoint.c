@@ -239,6 +239,7 @@ static void test_drop_reason_names(void **state)
 	    [WG_DROP_QUEUE_FULL] = "queue_full",
 	    [WG_DROP_UNDER_LOAD] = "under_load",
 	    [WG_DROP_NO_ENDPOINT] = "no_endpoint",
+	    [WG_DROP_RATE_LIMITED] = "rate_limited",
 	};
 	(void)state;
 

@@ -277,6 +277,34 @@ static void test_cookie_under_load(void **state)
 	pair_free(&p);
 }
 
+static void test_rate_limit_per_source_under_load(void **state)
+{
+	struct pair p;
+	struct datagram init, copy;
+	(void)state;
+
+	pair_init(&p);
+	wg_engine_set_under_load(p.b.engine, p.now.mono_ns + 600 * WG_NSEC_PER_SEC);
+	send_from(&p, &p.a, 1);
+	pair_pump(&p); /* the initiation earned A a cookie */
+	pair_advance(&p, 5.5);
+	wg_engine_tick(p.a.engine, p.now); /* A's retry, now with mac2 */
+	assert_int_equal(p.a.n_out, 1);
+	init = p.a.out[0];
+	p.a.n_out = 0;
+	/* The same proven source sends it 20 times in one instant. */
+	for (int i = 0; i < 20; i++) {
+		copy = init;
+		wg_engine_receive(p.b.engine, &p.a.addr, copy.buf, copy.len, p.now);
+	}
+	/* A burst of 5 reaches Noise (one answered, four refused as replays); the other
+	 * 15 are dropped before any Diffie-Hellman is spent on them. */
+	assert_int_equal(p.b.sent_by_type[WG_MSG_HANDSHAKE_RESPONSE], 1);
+	assert_int_equal(wg_engine_stats(p.b.engine)->drops[WG_DROP_HANDSHAKE_REFUSED], 4);
+	assert_int_equal(wg_engine_stats(p.b.engine)->drops[WG_DROP_RATE_LIMITED], 15);
+	pair_free(&p);
+}
+
 static void test_roaming_follows_authenticated_source(void **state)
 {
 	struct pair p;
@@ -360,6 +388,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_psk_gives_no_session),
 	    cmocka_unit_test(test_unknown_peer_gets_no_answer),
 	    cmocka_unit_test(test_cookie_under_load),
+	    cmocka_unit_test(test_rate_limit_per_source_under_load),
 	    cmocka_unit_test(test_roaming_follows_authenticated_source),
 	    cmocka_unit_test(test_no_route_and_no_endpoint),
 	    cmocka_unit_test(test_allowed_ips_move_between_peers),

@@ -83,7 +83,8 @@ struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 
 	if (!e)
 		return NULL;
-	if (wg_index_table_init(&e->index) < 0) {
+	if (wg_index_table_init(&e->index) < 0 || wg_ratelimiter_init(&e->ratelimiter) < 0) {
+		wg_index_table_free(&e->index);
 		free(e);
 		return NULL;
 	}
@@ -107,6 +108,7 @@ void wg_engine_free(struct wg_engine *e)
 		wg_engine_remove_peer(e, e->peers);
 	wg_allowedips_free(&e->allowedips);
 	wg_index_table_free(&e->index);
+	wg_ratelimiter_free(&e->ratelimiter);
 	sodium_memzero(e, sizeof(*e));
 	free(e);
 }

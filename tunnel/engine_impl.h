@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "index_table.h"
 #include "noise.h"
+#include "ratelimiter.h"
 
 /* More handshake messages than this in one second means we are under load, and
  * initiations must then prove their source address with a cookie (mac2). A site with
@@ -21,6 +22,7 @@ struct wg_engine {
 	struct wg_cookie_checker cookie_checker;
 	struct wg_index_table index;
 	struct wg_allowedips allowedips;
+	struct wg_ratelimiter ratelimiter;
 	struct wg_peer *peers;
 	struct wg_device_stats stats;
 	uint64_t under_load_until;

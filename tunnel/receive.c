@@ -64,6 +64,11 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 		wg_engine_drop(e, NULL, WG_DROP_UNDER_LOAD);
 		return;
 	}
+	/* A proven source address may still flood: each gets its fair share. */
+	if (loaded && !wg_ratelimiter_allow(&e->ratelimiter, from, now.mono_ns)) {
+		wg_engine_drop(e, NULL, WG_DROP_RATE_LIMITED);
+		return;
+	}
 
 	if (type == WG_MSG_HANDSHAKE_INITIATION) {
 		ret = wg_noise_consume_initiation(&e->noise, (struct wg_msg_initiation *)buf,

@@ -15,6 +15,7 @@ static const char *const drop_names[WG_DROP__COUNT] = {
     [WG_DROP_QUEUE_FULL] = "queue_full",
     [WG_DROP_UNDER_LOAD] = "under_load",
     [WG_DROP_NO_ENDPOINT] = "no_endpoint",
+    [WG_DROP_RATE_LIMITED] = "rate_limited",
 };
 
 const char *wg_drop_reason_name(enum wg_drop_reason r)

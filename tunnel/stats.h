@@ -18,6 +18,7 @@ enum wg_drop_reason {
 	WG_DROP_QUEUE_FULL,	   /* staged-packet queue overflowed while waiting for a session */
 	WG_DROP_UNDER_LOAD,	   /* handshake without a valid cookie while under load */
 	WG_DROP_NO_ENDPOINT,	   /* peer has no known endpoint yet */
+	WG_DROP_RATE_LIMITED,	   /* too many handshakes from one source while under load */
 	WG_DROP__COUNT
 };
 
