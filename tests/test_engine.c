@@ -11,7 +11,7 @@
 
 static void test_handshake_and_data(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -39,7 +39,7 @@ static void test_handshake_and_data(void **state)
 
 static void test_padding_and_keepalive_sizes(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint8_t pkt[100];
 	(void)state;
 
@@ -58,7 +58,7 @@ static void test_padding_and_keepalive_sizes(void **state)
 
 static void test_staged_packets_keep_order(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -73,7 +73,7 @@ static void test_staged_packets_keep_order(void **state)
 
 static void test_staged_queue_is_bounded(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -87,7 +87,7 @@ static void test_staged_queue_is_bounded(void **state)
 
 static void test_responder_waits_for_confirmation(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -121,7 +121,7 @@ static struct datagram capture_one_data(struct pair *p)
 
 static void test_replay_is_dropped(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct datagram d, copy;
 	(void)state;
 
@@ -141,7 +141,7 @@ static void test_replay_is_dropped(void **state)
 
 static void test_tampered_data_is_dropped(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct datagram d;
 	(void)state;
 
@@ -165,7 +165,7 @@ static void test_tampered_data_is_dropped(void **state)
 
 static void test_spoofed_inner_source_is_dropped(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint8_t pkt[60];
 	(void)state;
 
@@ -182,7 +182,7 @@ static void test_spoofed_inner_source_is_dropped(void **state)
 
 static void test_garbage_is_counted(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint8_t buf[300];
 	const struct wg_device_stats *st;
 	(void)state;
@@ -222,7 +222,7 @@ static void test_garbage_is_counted(void **state)
 
 static void test_wrong_psk_gives_no_session(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint8_t k1[32], k2[32];
 	(void)state;
 
@@ -243,7 +243,7 @@ static void test_wrong_psk_gives_no_session(void **state)
 
 static void test_unknown_peer_gets_no_answer(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -258,7 +258,7 @@ static void test_unknown_peer_gets_no_answer(void **state)
 
 static void test_cookie_under_load(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -279,7 +279,7 @@ static void test_cookie_under_load(void **state)
 
 static void test_rate_limit_per_source_under_load(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct datagram init, copy;
 	(void)state;
 
@@ -307,7 +307,7 @@ static void test_rate_limit_per_source_under_load(void **state)
 
 static void test_roaming_follows_authenticated_source(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct wg_endpoint moved;
 	struct datagram d, forged;
 	(void)state;
@@ -332,7 +332,7 @@ static void test_roaming_follows_authenticated_source(void **state)
 
 static void test_no_route_and_no_endpoint(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint8_t pkt[40];
 	(void)state;
 
@@ -348,7 +348,7 @@ static void test_no_route_and_no_endpoint(void **state)
 
 static void test_allowed_ips_move_between_peers(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct wg_peer_config c = {.name = "c"};
 	struct wg_allowed_ip ip;
 	struct wg_peer *third;

@@ -17,7 +17,7 @@ static void connect_pair(struct pair *p)
 
 static void test_rekey_after_time(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -40,7 +40,7 @@ static void test_rekey_after_time(void **state)
 
 static void test_reject_after_time(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct datagram d;
 	(void)state;
 
@@ -62,7 +62,7 @@ static void test_reject_after_time(void **state)
 
 static void test_passive_keepalive(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -80,7 +80,7 @@ static void test_passive_keepalive(void **state)
 
 static void test_retry_every_5s_and_give_up_at_90s(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	uint64_t start, last = 0;
 	unsigned seen = 1;
 	(void)state;
@@ -115,7 +115,7 @@ static void test_retry_every_5s_and_give_up_at_90s(void **state)
 
 static void test_new_handshake_when_data_gets_no_answer(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -135,7 +135,7 @@ static void test_new_handshake_when_data_gets_no_answer(void **state)
 
 static void test_persistent_keepalive(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -155,7 +155,7 @@ static void test_persistent_keepalive(void **state)
 
 static void test_zero_key_material_after_540s(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
@@ -172,7 +172,7 @@ static void test_zero_key_material_after_540s(void **state)
 
 static void test_short_rekey_interval(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init_opts(&p, 3, NULL, NULL);
@@ -198,7 +198,7 @@ static void test_short_rekey_interval(void **state)
  * one REKEY_TIMEOUT after the initiator's turn. */
 static void test_responder_takes_over_short_rekey(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	struct wg_engine_settings stock = {.rekey_after_time = 120, .mtu = 1420};
 	(void)state;
 
@@ -224,7 +224,7 @@ static void test_responder_takes_over_short_rekey(void **state)
 
 static void test_next_deadline(void **state)
 {
-	struct pair p;
+	static struct pair p; /* megabytes of queues: not on the stack */
 	(void)state;
 
 	pair_init(&p);
