@@ -46,7 +46,7 @@ struct pair {
 	struct wg_time now;
 };
 
-static int site_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
+static inline int site_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
 {
 	struct site *s = ctx;
 	(void)to;
@@ -61,7 +61,7 @@ static int site_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf
 	return 0;
 }
 
-static void site_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, size_t len)
+static inline void site_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, size_t len)
 {
 	struct site *s = ctx;
 	(void)from;
@@ -71,7 +71,7 @@ static void site_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, si
 	}
 }
 
-static void site_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const char *d)
+static inline void site_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const char *d)
 {
 	struct site *s = ctx;
 	(void)p;
@@ -80,7 +80,7 @@ static void site_event(void *ctx, enum wg_event ev, const struct wg_peer *p, con
 		s->events[s->n_events++] = ev;
 }
 
-static unsigned site_count_events(const struct site *s, enum wg_event ev)
+static inline unsigned site_count_events(const struct site *s, enum wg_event ev)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < s->n_events; i++)
@@ -88,7 +88,7 @@ static unsigned site_count_events(const struct site *s, enum wg_event ev)
 	return n;
 }
 
-static void site_addr(struct wg_endpoint *ep, const char *ip)
+static inline void site_addr(struct wg_endpoint *ep, const char *ip)
 {
 	memset(ep, 0, sizeof(*ep));
 	ep->addr.in4.sin_family = AF_INET;
@@ -96,7 +96,7 @@ static void site_addr(struct wg_endpoint *ep, const char *ip)
 	inet_pton(AF_INET, ip, &ep->addr.in4.sin_addr);
 }
 
-static void allowed(struct wg_allowed_ip *ip, const char *prefix, uint8_t cidr)
+static inline void allowed(struct wg_allowed_ip *ip, const char *prefix, uint8_t cidr)
 {
 	memset(ip, 0, sizeof(*ip));
 	ip->family = AF_INET;
@@ -104,7 +104,7 @@ static void allowed(struct wg_allowed_ip *ip, const char *prefix, uint8_t cidr)
 	inet_pton(AF_INET, prefix, ip->addr);
 }
 
-static void site_init(struct site *s, const char *ip, unsigned rekey)
+static inline void site_init(struct site *s, const char *ip, unsigned rekey)
 {
 	struct wg_engine_io io = {.ctx = s, .send_datagram = site_send,
 				  .deliver_packet = site_deliver, .event = site_event};
@@ -121,7 +121,7 @@ static void site_init(struct site *s, const char *ip, unsigned rekey)
 }
 
 /* a knows b's endpoint; b learns a's from its first handshake. */
-static void pair_init_opts(struct pair *p, unsigned rekey, const uint8_t *psk_a,
+static inline void pair_init_opts(struct pair *p, unsigned rekey, const uint8_t *psk_a,
 			   const uint8_t *psk_b)
 {
 	struct wg_peer_config ca = {.name = "b"}, cb = {.name = "a"};
@@ -155,12 +155,12 @@ static void pair_init_opts(struct pair *p, unsigned rekey, const uint8_t *psk_a,
 	assert_int_equal(wg_engine_peer_set_allowed_ips(p->b.engine, p->b.peer, &ip, 1), 0);
 }
 
-static void pair_init(struct pair *p)
+static inline void pair_init(struct pair *p)
 {
 	pair_init_opts(p, 120, NULL, NULL);
 }
 
-static void pair_free(struct pair *p)
+static inline void pair_free(struct pair *p)
 {
 	wg_engine_free(p->a.engine);
 	wg_engine_free(p->b.engine);
@@ -168,7 +168,7 @@ static void pair_free(struct pair *p)
 
 /* Deliver everything in flight, both ways, until both queues are empty. Returns the
  * number of datagrams moved. */
-static unsigned pair_pump(struct pair *p)
+static inline unsigned pair_pump(struct pair *p)
 {
 	unsigned moved = 0;
 	struct datagram d;
@@ -189,7 +189,7 @@ static unsigned pair_pump(struct pair *p)
 	return moved;
 }
 
-static void pair_advance(struct pair *p, double seconds)
+static inline void pair_advance(struct pair *p, double seconds)
 {
 	uint64_t ns = (uint64_t)(seconds * 1e9);
 	p->now.mono_ns += ns;
@@ -197,7 +197,7 @@ static void pair_advance(struct pair *p, double seconds)
 }
 
 /* Advance the clock in small steps, firing timers and pumping traffic. */
-static void pair_run(struct pair *p, double seconds, double step)
+static inline void pair_run(struct pair *p, double seconds, double step)
 {
 	long steps = (long)(seconds / step + 0.5);
 
@@ -210,7 +210,7 @@ static void pair_run(struct pair *p, double seconds, double step)
 }
 
 /* A UDP-less IPv4 packet of `len` bytes from src to dst with a recognisable payload. */
-static size_t make_ipv4(uint8_t *buf, size_t len, const char *src, const char *dst, uint8_t tag)
+static inline size_t make_ipv4(uint8_t *buf, size_t len, const char *src, const char *dst, uint8_t tag)
 {
 	struct iphdr *ip = (struct iphdr *)buf;
 
@@ -226,7 +226,7 @@ static size_t make_ipv4(uint8_t *buf, size_t len, const char *src, const char *d
 	return len;
 }
 
-static void send_from(struct pair *p, struct site *s, uint8_t tag)
+static inline void send_from(struct pair *p, struct site *s, uint8_t tag)
 {
 	uint8_t pkt[100];
 	const char *src = s == &p->a ? "10.1.0.5" : "10.2.0.5";

@@ -97,6 +97,7 @@ struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 						  .index_assign = index_assign,
 						  .index_drop = index_drop};
 	wg_allowedips_init(&e->allowedips);
+	wg_known_sources_init(&e->known_sources);
 	return e;
 }
 
@@ -109,6 +110,7 @@ void wg_engine_free(struct wg_engine *e)
 	wg_allowedips_free(&e->allowedips);
 	wg_index_table_free(&e->index);
 	wg_ratelimiter_free(&e->ratelimiter);
+	wg_known_sources_free(&e->known_sources);
 	sodium_memzero(e, sizeof(*e));
 	free(e);
 }
@@ -190,6 +192,7 @@ struct wg_peer *wg_engine_add_peer(struct wg_engine *e, const struct wg_peer_con
 	for (tail = &e->peers; *tail; tail = &(*tail)->next)
 		;
 	*tail = p;
+	e->known_sources.dirty = true;
 	/* A persistent keepalive means "keep this tunnel open": start at once. */
 	if (p->persistent_keepalive)
 		wg_send_keepalive(e, p, now);
@@ -206,13 +209,14 @@ void wg_engine_remove_peer(struct wg_engine *e, struct wg_peer *p)
 	}
 	wg_allowedips_remove_by_peer(&e->allowedips, p);
 	wg_peer_destroy(e, p);
+	e->known_sources.dirty = true;
 }
 
 void wg_engine_peer_set_endpoint(struct wg_engine *e, struct wg_peer *p,
 				 const struct wg_endpoint *ep)
 {
-	(void)e;
 	p->endpoint = *ep;
+	e->known_sources.dirty = true;
 }
 
 void wg_engine_peer_set_keepalive(struct wg_engine *e, struct wg_peer *p, uint16_t seconds,

@@ -7,6 +7,7 @@
 #include "cookie.h"
 #include "engine.h"
 #include "index_table.h"
+#include "known_sources.h"
 #include "noise.h"
 #include "ratelimiter.h"
 
@@ -14,6 +15,11 @@
  * initiations must then prove their source address with a cookie (mac2). A site with
  * hundreds of branches rekeying every two minutes sends a few per second. */
 #define WG_UNDER_LOAD_HANDSHAKES_PER_SECOND 200
+/* Under load, cookie replies to sources that are not a known peer endpoint: at most this
+ * many a second. Each costs an encryption and a send, so a spoofed flood could otherwise
+ * eat the core the data plane needs; past the budget such initiations cost one mac1. */
+#define WG_COOKIE_REPLIES_PER_SECOND 10000
+#define WG_COOKIE_REPLY_BURST	     1000
 
 struct wg_engine {
 	struct wg_engine_io io;
@@ -23,6 +29,9 @@ struct wg_engine {
 	struct wg_index_table index;
 	struct wg_allowedips allowedips;
 	struct wg_ratelimiter ratelimiter;
+	struct wg_known_sources known_sources;
+	uint64_t cookie_budget_ns; /* token bucket of cookie replies, in ns of credit */
+	uint64_t cookie_budget_at;
 	struct wg_peer *peers;
 	struct wg_device_stats stats;
 	uint64_t under_load_until;

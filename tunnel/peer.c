@@ -134,6 +134,8 @@ void wg_peer_update_endpoint(struct wg_engine *e, struct wg_peer *p,
 
 	p->endpoint = *from;
 	if (moved)
+		e->known_sources.dirty = true;
+	if (moved)
 		wg_engine_event(e, WG_EVENT_ENDPOINT_CHANGED, p, wg_endpoint_format(from, buf));
 }
 

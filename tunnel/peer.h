@@ -40,6 +40,7 @@ struct wg_peer {
 	struct wg_allowed_ip *allowed_ips;
 	unsigned n_allowed_ips;
 	uint64_t last_sent_handshake; /* monotonic ns; 0 = never */
+	bool cookie_resent;	      /* the current initiation was resent for a cookie */
 	struct wg_peer_stats stats;
 	struct wg_peer *next; /* engine's list, in configuration order */
 };

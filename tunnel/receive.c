@@ -25,6 +25,22 @@ static bool under_load(struct wg_engine *e, uint64_t now)
 	return now < e->under_load_until;
 }
 
+/* Whether a cookie reply may go to a source that is not a known peer endpoint. */
+static bool cookie_budget_allows(struct wg_engine *e, uint64_t now)
+{
+	const uint64_t cost = WG_NSEC_PER_SEC / WG_COOKIE_REPLIES_PER_SECOND;
+	const uint64_t depth = cost * WG_COOKIE_REPLY_BURST;
+
+	e->cookie_budget_ns += now - e->cookie_budget_at;
+	e->cookie_budget_at = now;
+	if (e->cookie_budget_ns > depth)
+		e->cookie_budget_ns = depth;
+	if (e->cookie_budget_ns < cost)
+		return false;
+	e->cookie_budget_ns -= cost;
+	return true;
+}
+
 static const char *refusal_reason(int err)
 {
 	switch (err) {
@@ -59,8 +75,12 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 	}
 	if (loaded && mac != WG_COOKIE_MAC1_VALID_MAC2_VALID) {
 		/* Make the sender prove it owns its source address before we spend a
-		 * Diffie-Hellman on it. */
-		wg_send_cookie_reply(e, buf, len, wg_le32_read(buf + 4), from, now.mono_ns);
+		 * Diffie-Hellman on it. Branches we know come first; the anonymous rest
+		 * share a budget. */
+		if (wg_known_sources_contains(&e->known_sources, e->peers, from) ||
+		    cookie_budget_allows(e, now.mono_ns))
+			wg_send_cookie_reply(e, buf, len, wg_le32_read(buf + 4), from,
+					     now.mono_ns);
 		wg_engine_drop(e, NULL, WG_DROP_UNDER_LOAD);
 		return;
 	}
@@ -118,13 +138,27 @@ static void receive_cookie(struct wg_engine *e, const uint8_t *buf, struct wg_ti
 	const struct wg_msg_cookie *msg = (const struct wg_msg_cookie *)buf;
 	struct wg_index_entry *ent = wg_index_table_lookup(&e->index,
 							    wg_le32_read(&msg->receiver_index));
+	struct wg_peer *p;
 
 	if (!ent) {
 		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
 		return;
 	}
-	if (wg_cookie_consume_reply(&ent->peer->cookie, msg, now.mono_ns) < 0)
+	if (wg_cookie_consume_reply(&ent->peer->cookie, msg, now.mono_ns) < 0) {
 		wg_engine_drop(e, ent->peer, WG_DROP_BAD_MAC);
+		return;
+	}
+	p = ent->peer;
+	/* Our initiation was turned away for want of a cookie. Now that we hold one, send
+	 * again at once instead of after REKEY_TIMEOUT, so a site reconnects within a
+	 * round trip even while its gateway is under attack. Only a reply sealed to the
+	 * mac1 we sent gets here, and only once per initiation. */
+	if (ent->kind == WG_INDEX_HANDSHAKE &&
+	    p->handshake.state == WG_HANDSHAKE_CREATED_INITIATION && !p->cookie_resent) {
+		p->last_sent_handshake = 0;
+		wg_send_handshake_initiation(e, p, true, now);
+		p->cookie_resent = true;
+	}
 }
 
 /* The inner packet's true length from its IP header, or 0 if it is not a plausible

@@ -168,6 +168,7 @@ void wg_send_handshake_initiation(struct wg_engine *e, struct wg_peer *p, bool i
 	wg_timers_any_authenticated_packet_traversal(p, now.mono_ns);
 	wg_timers_any_authenticated_packet_sent(p, now.mono_ns);
 	p->last_sent_handshake = now.mono_ns;
+	p->cookie_resent = false;
 	wg_send_to_peer(e, p, (const uint8_t *)&msg, sizeof(msg));
 	wg_timers_handshake_initiated(p, now.mono_ns);
 	snprintf(attempt, sizeof(attempt), "%u", p->timers.handshake_attempts + 1);
