@@ -1,57 +1,69 @@
-/* vpnctl show [--json] [PEER]: the daemon renders the report; we only pass it through. */
+/* vpnctl show [--json | --dot] [PEER]: the daemon renders the report (text like `wg show`,
+ * the JSON document of the contract, or a Graphviz graph); we only pass it through. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl_client.h"
 #include "subcommands.h"
+#include "token.h"
 #include "vpnd/control.h"
 #include "vpnd/limits.h"
 
-/* What can travel as one word of a request line. */
-static bool sendable_word(const char *s)
-{
-	if (!*s || strlen(s) > VPND_PEER_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (*s <= 0x20 || *s > 0x7e)
-			return false;
-	return true;
-}
+enum show_format { SHOW_TEXT, SHOW_JSON, SHOW_DOT };
+
+static const struct {
+	const char *name;
+	enum show_format format;
+	const char *request; /* for the whole interface */
+} show_options[] = {
+    {"--json", SHOW_JSON, "show-json"},
+    {"--dot", SHOW_DOT, "show-dot"},
+};
 
 int show_main(int argc, char *argv[], const char *sock)
 {
-	const char *peer = NULL;
+	const char *peer = NULL, *option = NULL;
 	char request[16 + VPND_PEER_NAME_MAX];
+	enum show_format format = SHOW_TEXT;
 	struct ctl_reply reply;
-	bool json = false;
-	int ret;
+	bool operands = false;
+	int ret, o;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (argv[i][0] == '-' || peer) {
-			vpnctl_error("usage: vpnctl [-s SOCKET] %s [--json] [PEER]", argv[0]);
+		if (!operands && !strcmp(argv[i], "--")) {
+			operands = true;
+		} else if (!operands && argv[i][0] == '-') {
+			o = ctl_token_find(CTL_TOKEN_TABLE(show_options), argv[i], "show option");
+			if (o < 0)
+				return 1;
+			if (option && strcmp(option, show_options[o].name)) {
+				vpnctl_error("%s: %s and %s exclude each other", argv[0], option,
+					     show_options[o].name);
+				return 1;
+			}
+			option = show_options[o].name;
+			format = show_options[o].format;
+			snprintf(request, sizeof(request), "%s", show_options[o].request);
+		} else if (peer) {
+			vpnctl_error("%s: unexpected argument '%s' after PEER '%s' (usage: vpnctl "
+				     "[-s SOCKET] %s [--json | --dot] [PEER])",
+				     argv[0], argv[i], peer, argv[0]);
 			return 1;
 		} else {
 			peer = argv[i];
 		}
 	}
-	if (json && peer) {
-		vpnctl_error("%s --json reports every peer; it takes no PEER", argv[0]);
+	if (option && peer) {
+		vpnctl_error("%s %s reports every peer; it takes no PEER (got '%s')", argv[0],
+			     option, peer);
 		return 1;
 	}
-	if (peer && !sendable_word(peer)) {
-		vpnctl_error("'%s' is not a peer name (printable ASCII without spaces, at most %d "
-			     "characters)",
-			     peer, VPND_PEER_NAME_MAX);
+	if (peer && !ctl_check_peer_name(peer))
 		return 1;
-	}
-	if (json)
-		snprintf(request, sizeof(request), "show-json");
-	else if (peer)
+	if (peer)
 		snprintf(request, sizeof(request), "show %s", peer);
-	else
+	else if (format == SHOW_TEXT)
 		snprintf(request, sizeof(request), "show");
 	if (ctl_call(sock, request, &reply) < 0)
 		return 1;

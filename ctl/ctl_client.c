@@ -17,6 +17,7 @@
 
 #include "subcommands.h"
 #include "vpnd/control.h"
+#include "vpnd/limits.h"
 
 #define STATUS_MAX 6 /* "error\n" */
 
@@ -276,6 +277,20 @@ out:
 	free(line);
 	free(path);
 	return ret;
+}
+
+bool ctl_check_peer_name(const char *name)
+{
+	size_t n = strlen(name);
+	bool ok = n >= 1 && n <= VPND_PEER_NAME_MAX;
+
+	for (const char *p = name; ok && *p; p++)
+		ok = *p > 0x20 && *p < 0x7f;
+	if (!ok)
+		vpnctl_error("'%s' is not a peer name (printable ASCII without spaces, at most %d "
+			     "characters)",
+			     name, VPND_PEER_NAME_MAX);
+	return ok;
 }
 
 void ctl_reply_free(struct ctl_reply *reply)

@@ -22,6 +22,9 @@ char *ctl_find_socket(const char *sock);
  * after printing why. */
 int ctl_call(const char *sock, const char *request, struct ctl_reply *reply);
 void ctl_reply_free(struct ctl_reply *reply);
+/* Whether name can travel as one word of a request (printable ASCII, no space, at most
+ * VPND_PEER_NAME_MAX characters); if not, prints why and returns false. */
+bool ctl_check_peer_name(const char *name);
 /* The body of an ok reply goes to stdout; an error's lines go to stderr, each prefixed
  * "vpnctl: ". Returns the exit status: 0 for ok, 1 otherwise. */
 int ctl_print_reply(const struct ctl_reply *reply);

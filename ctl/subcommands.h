@@ -8,7 +8,10 @@ int genkey_main(int argc, char *argv[], const char *sock);
 int genpsk_main(int argc, char *argv[], const char *sock);
 int pubkey_main(int argc, char *argv[], const char *sock);
 int show_main(int argc, char *argv[], const char *sock);
+int status_main(int argc, char *argv[], const char *sock);
 int reload_main(int argc, char *argv[], const char *sock);
+int metrics_main(int argc, char *argv[], const char *sock);
+int audit_main(int argc, char *argv[], const char *sock);
 
 /* One line on stderr, prefixed "vpnctl: ". */
 void vpnctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

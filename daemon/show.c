@@ -18,7 +18,7 @@
 
 #define NSEC_PER_SEC UINT64_C(1000000000)
 
-const char *vpnd_show_peer_state(const struct wg_peer *p, uint64_t now_mono_ns)
+enum vpnd_peer_state vpnd_peer_state(const struct wg_peer *p, uint64_t now_mono_ns)
 {
 	const struct wg_keypair *kp = p->keypairs.current;
 
@@ -26,10 +26,28 @@ const char *vpnd_show_peer_state(const struct wg_peer *p, uint64_t now_mono_ns)
 	if (kp && kp->send_valid &&
 	    (now_mono_ns <= kp->birth_ns ||
 	     now_mono_ns - kp->birth_ns < (uint64_t)WG_REJECT_AFTER_TIME * NSEC_PER_SEC))
-		return "up";
+		return VPND_PEER_UP;
 	if (p->timers.retransmit_handshake)
+		return VPND_PEER_CONNECTING;
+	return VPND_PEER_DOWN;
+}
+
+const char *vpnd_peer_state_name(enum vpnd_peer_state s)
+{
+	switch (s) {
+	case VPND_PEER_UP:
+		return "up";
+	case VPND_PEER_CONNECTING:
 		return "connecting";
+	case VPND_PEER_DOWN:
+		break;
+	}
 	return "down";
+}
+
+const char *vpnd_show_peer_state(const struct wg_peer *p, uint64_t now_mono_ns)
+{
+	return vpnd_peer_state_name(vpnd_peer_state(p, now_mono_ns));
 }
 
 const char *vpnd_show_duration(char buf[VPND_SHOW_TIME_MAX], uint64_t left)
@@ -101,22 +119,21 @@ const char *vpnd_show_bytes(char buf[VPND_SHOW_BYTES_MAX], uint64_t b)
 	return buf;
 }
 
-/* The prefix with the bits past the length cleared, as the routing table sees it. */
-static const char *prefix_str(char buf[INET6_ADDRSTRLEN + 4], const struct wg_allowed_ip *ip)
+const char *vpnd_show_prefix(char buf[VPND_SHOW_PREFIX_MAX], const struct wg_allowed_ip *ip)
 {
 	unsigned max = ip->family == AF_INET ? 32 : 128, cidr = ip->cidr;
 	uint8_t addr[16] = {0};
 	char text[INET6_ADDRSTRLEN];
 
 	if ((ip->family != AF_INET && ip->family != AF_INET6) || cidr > max) {
-		snprintf(buf, INET6_ADDRSTRLEN + 4, "(invalid)");
+		snprintf(buf, VPND_SHOW_PREFIX_MAX, "(invalid)");
 		return buf;
 	}
 	memcpy(addr, ip->addr, max / 8);
 	for (unsigned bit = cidr; bit < max; bit++)
 		addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 	inet_ntop(ip->family, addr, text, sizeof(text));
-	snprintf(buf, INET6_ADDRSTRLEN + 4, "%s/%u", text, cidr);
+	snprintf(buf, VPND_SHOW_PREFIX_MAX, "%s/%u", text, cidr);
 	return buf;
 }
 
@@ -158,11 +175,14 @@ static void text_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 		      const struct wg_peer *p)
 {
 	char key[VPND_KEY_B64_LEN + 1], ep[WG_ENDPOINT_STRLEN], t[VPND_SHOW_TIME_MAX];
-	char prefix[INET6_ADDRSTRLEN + 4], rx[VPND_SHOW_BYTES_MAX], tx[VPND_SHOW_BYTES_MAX];
+	char prefix[VPND_SHOW_PREFIX_MAX], rx[VPND_SHOW_BYTES_MAX], tx[VPND_SHOW_BYTES_MAX];
 
 	vpnd_key_to_base64(key, p->handshake.remote_static);
 	vpnd_reply_printf(r, "peer: %s\n", p->name);
 	vpnd_reply_printf(r, "  public key: %s\n", key);
+	/* As wg does: whether there is one, never the key. */
+	if (!sodium_is_zero(p->handshake.preshared_key, sizeof(p->handshake.preshared_key)))
+		vpnd_reply_printf(r, "  preshared key: (hidden)\n");
 	vpnd_reply_printf(r, "  state: %s\n", vpnd_show_peer_state(p, in->now_mono_ns));
 	if (p->endpoint.addr.sa.sa_family != AF_UNSPEC)
 		vpnd_reply_printf(r, "  endpoint: %s\n", wg_endpoint_format(&p->endpoint, ep));
@@ -170,7 +190,8 @@ static void text_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 	if (!p->n_allowed_ips)
 		vpnd_reply_printf(r, "(none)");
 	for (unsigned i = 0; i < p->n_allowed_ips; i++)
-		vpnd_reply_printf(r, "%s%s", i ? ", " : "", prefix_str(prefix, &p->allowed_ips[i]));
+		vpnd_reply_printf(r, "%s%s", i ? ", " : "",
+				  vpnd_show_prefix(prefix, &p->allowed_ips[i]));
 	vpnd_reply_printf(r, "\n");
 	vpnd_reply_printf(r, "  latest handshake: %s\n",
 			  vpnd_show_ago(t, in->now_real_ns / NSEC_PER_SEC,
@@ -229,7 +250,7 @@ static void json_drops(struct vpnd_reply *r, const uint64_t drops[WG_DROP__COUNT
 static void json_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 		      const struct wg_peer *p)
 {
-	char key[VPND_KEY_B64_LEN + 1], ep[WG_ENDPOINT_STRLEN], prefix[INET6_ADDRSTRLEN + 4];
+	char key[VPND_KEY_B64_LEN + 1], ep[WG_ENDPOINT_STRLEN], prefix[VPND_SHOW_PREFIX_MAX];
 	const struct wg_peer_stats *st = &p->stats;
 
 	vpnd_key_to_base64(key, p->handshake.remote_static);
@@ -242,7 +263,7 @@ static void json_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 	vpnd_reply_printf(r, ",\n      \"allowed_ips\": [");
 	for (unsigned i = 0; i < p->n_allowed_ips; i++) {
 		vpnd_reply_printf(r, "%s", i ? ", " : "");
-		vpnd_reply_json_string(r, prefix_str(prefix, &p->allowed_ips[i]));
+		vpnd_reply_json_string(r, vpnd_show_prefix(prefix, &p->allowed_ips[i]));
 	}
 	vpnd_reply_printf(r, "],\n");
 	vpnd_reply_printf(r, "      \"latest_handshake\": %" PRIu64 ",\n",

@@ -3,10 +3,13 @@
 #ifndef VPND_DAEMON_SHOW_H
 #define VPND_DAEMON_SHOW_H
 
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "reply.h"
 #include "tunnel/engine.h"
+
+struct wg_allowed_ip;
 
 struct vpnd_show_input {
 	const char *interface;
@@ -21,9 +24,22 @@ struct vpnd_show_input {
 int vpnd_show_text(struct vpnd_reply *r, const struct vpnd_show_input *in, const char *only_peer);
 void vpnd_show_json(struct vpnd_reply *r, const struct vpnd_show_input *in);
 
-/* "up" (a current session that may still send), "connecting" (a handshake in flight) or
- * "down". */
+/* A peer is "up" (a current session that may still send), "connecting" (no session, a
+ * handshake in flight) or "down". The order is that of gravity: the worst of several
+ * states is the largest. */
+enum vpnd_peer_state {
+	VPND_PEER_UP,
+	VPND_PEER_CONNECTING,
+	VPND_PEER_DOWN,
+};
+enum vpnd_peer_state vpnd_peer_state(const struct wg_peer *p, uint64_t now_mono_ns);
+const char *vpnd_peer_state_name(enum vpnd_peer_state s);
+/* vpnd_peer_state_name(vpnd_peer_state(p, now_mono_ns)) */
 const char *vpnd_show_peer_state(const struct wg_peer *p, uint64_t now_mono_ns);
+
+/* An allowed-ips entry as the routing table sees it ("10.2.0.0/24", host bits cleared). */
+#define VPND_SHOW_PREFIX_MAX (INET6_ADDRSTRLEN + 4)
+const char *vpnd_show_prefix(char buf[VPND_SHOW_PREFIX_MAX], const struct wg_allowed_ip *ip);
 
 /* Durations as `wg show` prints them: "1 minute, 3 seconds"; "Now" for 0. */
 #define VPND_SHOW_TIME_MAX 96

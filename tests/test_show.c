@@ -19,15 +19,12 @@
 #include <sodium.h>
 
 #include "daemon/show.h"
+#include "show_sites.h"
 #include "tunnel/engine.h"
 #include "tunnel/messages.h"
 #include "tunnel/peer.h"
 #include "tunnel/stats.h"
 #include "vpnd/key.h"
-
-#define SEC	1000000000ULL
-#define REAL_T0 (1700000000ULL * SEC)
-#define MONO_T0 (5000ULL * SEC)
 
 /* ---- formatting tables ---- */
 
@@ -228,86 +225,7 @@ static void test_json_checker_rejects(void **state)
 			fail_msg("accepted invalid JSON: %s", bad[i]);
 }
 
-/* ---- engines ---- */
-
-#define MAX_SENT 64
-
-struct site {
-	struct wg_engine *engine;
-	uint8_t priv[32], pub[32];
-	struct wg_endpoint addr;
-	uint8_t sent[MAX_SENT][256];
-	size_t sent_len[MAX_SENT];
-	unsigned n_sent, n_delivered;
-};
-
-static int record_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, size_t len)
-{
-	struct site *s = ctx;
-
-	(void)to;
-	if (s->n_sent == MAX_SENT || len > sizeof(s->sent[0]))
-		return -ENOBUFS;
-	memcpy(s->sent[s->n_sent], buf, len);
-	s->sent_len[s->n_sent++] = len;
-	return 0;
-}
-
-static void record_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, size_t len)
-{
-	struct site *s = ctx;
-
-	(void)from, (void)pkt, (void)len;
-	s->n_delivered++;
-}
-
-static struct wg_time at(uint64_t offset_s)
-{
-	return (struct wg_time){.mono_ns = MONO_T0 + offset_s * SEC,
-				.real_ns = REAL_T0 + offset_s * SEC};
-}
-
-static void site_init(struct site *s, const char *ip)
-{
-	struct wg_engine_io io = {
-	    .ctx = s, .send_datagram = record_send, .deliver_packet = record_deliver};
-	struct wg_engine_settings set = {.rekey_after_time = 120, .mtu = 1420};
-
-	memset(s, 0, sizeof(*s));
-	s->engine = wg_engine_new(&io, &set);
-	assert_non_null(s->engine);
-	randombytes_buf(s->priv, sizeof(s->priv));
-	vpnd_key_clamp(s->priv);
-	crypto_scalarmult_curve25519_base(s->pub, s->priv);
-	assert_int_equal(wg_engine_set_private_key(s->engine, s->priv), 0);
-	s->addr.addr.in4.sin_family = AF_INET;
-	s->addr.addr.in4.sin_port = htons(51820);
-	assert_int_equal(inet_pton(AF_INET, ip, &s->addr.addr.in4.sin_addr), 1);
-}
-
-static void prefix(struct wg_allowed_ip *ip, const char *text, uint8_t cidr)
-{
-	memset(ip, 0, sizeof(*ip));
-	ip->family = strchr(text, ':') ? AF_INET6 : AF_INET;
-	ip->cidr = cidr;
-	assert_int_equal(inet_pton(ip->family, text, ip->addr), 1);
-}
-
-static struct wg_peer *add_peer(struct site *s, const char *name, const uint8_t pub[32],
-				const char *endpoint, uint16_t keepalive, struct wg_allowed_ip *ips,
-				unsigned n_ips)
-{
-	struct wg_peer_config cfg = {.name = name, .persistent_keepalive = keepalive};
-	struct wg_peer *p;
-
-	memcpy(cfg.public_key, pub, 32);
-	if (endpoint)
-		assert_int_equal(wg_endpoint_parse(&cfg.endpoint, endpoint), 0);
-	p = wg_engine_add_peer(s->engine, &cfg, at(0));
-	assert_non_null(p);
-	assert_int_equal(wg_engine_peer_set_allowed_ips(s->engine, p, ips, n_ips), 0);
-	return p;
-}
+/* ---- sites (show_sites.h) and keys ---- */
 
 static char *b64(char out[VPND_KEY_B64_LEN + 1], const uint8_t key[32])
 {
@@ -322,42 +240,6 @@ static char *quoted_key(char out[VPND_KEY_B64_LEN + 3], const uint8_t key[32])
 	out[VPND_KEY_B64_LEN + 1] = '"';
 	out[VPND_KEY_B64_LEN + 2] = '\0';
 	return out;
-}
-
-/* A gateway with two branches: br1 with endpoint, two prefixes and a keepalive (the
- * engine starts its handshake at once), br2 with neither endpoint nor keepalive. */
-struct hq {
-	struct site site;
-	uint8_t br1_pub[32], br2_pub[32];
-	struct wg_peer *br1, *br2;
-};
-
-static void hq_init(struct hq *h)
-{
-	struct wg_allowed_ip ips[2];
-	uint8_t priv[32];
-
-	site_init(&h->site, "192.0.2.1");
-	for (int i = 0; i < 2; i++) {
-		randombytes_buf(priv, sizeof(priv));
-		vpnd_key_clamp(priv);
-		crypto_scalarmult_curve25519_base(i ? h->br2_pub : h->br1_pub, priv);
-	}
-	prefix(&ips[0], "10.2.0.0", 24);
-	prefix(&ips[1], "fd02::", 64);
-	h->br1 = add_peer(&h->site, "br1", h->br1_pub, "203.0.113.10:51820", 25, ips, 2);
-	/* Host bits set in the configured prefix: shown as the prefix the table uses. */
-	prefix(&ips[0], "10.99.0.7", 16);
-	h->br2 = add_peer(&h->site, "br2", h->br2_pub, NULL, 0, ips, 1);
-}
-
-static struct vpnd_show_input hq_input(struct hq *h, uint64_t offset_s)
-{
-	return (struct vpnd_show_input){.interface = "vpn0",
-					.listen_port = 51820,
-					.engine = h->site.engine,
-					.now_real_ns = REAL_T0 + offset_s * SEC,
-					.now_mono_ns = MONO_T0 + offset_s * SEC};
 }
 
 static void test_text_whole_document(void **state)
@@ -417,6 +299,33 @@ static void test_text_whole_document(void **state)
 	assert_int_equal(vpnd_show_text(&r, &in, "br3"), -ENOENT);
 	assert_true(r.error);
 	assert_string_equal(r.buf, "no peer named 'br3'\n");
+	vpnd_reply_free(&r);
+	wg_engine_free(h.site.engine);
+}
+
+/* As with wg: a peer with a preshared key says so, and never shows the key. */
+static void test_text_preshared_key_hidden(void **state)
+{
+	struct hq h;
+	struct vpnd_show_input in;
+	struct vpnd_reply r;
+	uint8_t psk[32];
+	char psk_b64[VPND_KEY_B64_LEN + 1];
+
+	(void)state;
+	hq_init(&h);
+	randombytes_buf(psk, sizeof(psk));
+	wg_engine_peer_set_preshared_key(h.site.engine, h.br2, psk);
+	in = hq_input(&h, 0);
+	vpnd_reply_init(&r);
+	assert_int_equal(vpnd_show_text(&r, &in, "br2"), 0);
+	assert_non_null(strstr(r.buf, "\n  public key: "));
+	assert_non_null(strstr(r.buf, "=\n  preshared key: (hidden)\n  state: down\n"));
+	assert_null(strstr(r.buf, b64(psk_b64, psk)));
+	vpnd_reply_free(&r);
+	vpnd_reply_init(&r);
+	vpnd_show_text(&r, &in, "br1");
+	assert_null(strstr(r.buf, "preshared"));
 	vpnd_reply_free(&r);
 	wg_engine_free(h.site.engine);
 }
@@ -574,8 +483,6 @@ static void test_state_follows_session(void **state)
 	struct vpnd_show_input in;
 	struct vpnd_reply r;
 	struct wg_allowed_ip ip;
-	unsigned moved = 0;
-
 	(void)state;
 	site_init(&a, "192.0.2.1");
 	site_init(&b, "192.0.2.2");
@@ -589,15 +496,7 @@ static void test_state_follows_session(void **state)
 	wg_engine_peer_connect(a.engine, pa, at(0));
 	assert_string_equal(vpnd_show_peer_state(pa, at(0).mono_ns), "connecting");
 	/* Initiation to b, response back to a. */
-	for (int round = 0; round < 4 && (a.n_sent || b.n_sent); round++) {
-		for (unsigned i = 0; i < a.n_sent; i++, moved++)
-			wg_engine_receive(b.engine, &a.addr, a.sent[i], a.sent_len[i], at(0));
-		a.n_sent = 0;
-		for (unsigned i = 0; i < b.n_sent; i++, moved++)
-			wg_engine_receive(a.engine, &b.addr, b.sent[i], b.sent_len[i], at(0));
-		b.n_sent = 0;
-	}
-	assert_true(moved >= 2);
+	assert_true(sites_exchange(&a, &b, at(0)) >= 2);
 	assert_int_equal(pa->stats.handshakes, 1);
 	assert_string_equal(vpnd_show_peer_state(pa, at(0).mono_ns), "up");
 	assert_string_equal(vpnd_show_peer_state(pa, at(WG_REJECT_AFTER_TIME - 1).mono_ns), "up");
@@ -642,6 +541,7 @@ int main(void)
 	    cmocka_unit_test(test_bytes_table),
 	    cmocka_unit_test(test_json_checker_rejects),
 	    cmocka_unit_test(test_text_whole_document),
+	    cmocka_unit_test(test_text_preshared_key_hidden),
 	    cmocka_unit_test(test_text_device_drops),
 	    cmocka_unit_test(test_json_document),
 	    cmocka_unit_test(test_json_without_peers_and_odd_names),
