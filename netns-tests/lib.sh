@@ -27,6 +27,8 @@ VT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VT_TOOLS="$VT_DIR/tools"
 : "${VPND:=$VT_DIR/../build/daemon/vpnd}"
 : "${VPNCTL:=$VT_DIR/../build/ctl/vpnctl}"
+: "${IMPAIR:=$VT_DIR/../build/netns-tests/impair}"
+: "${FLOOD:=$VT_DIR/../build/netns-tests/flood}"
 if [ -x /usr/bin/python3 ]; then VT_PY=/usr/bin/python3; else VT_PY=python3; fi
 
 VT_ID=$$
@@ -111,6 +113,8 @@ vt_wgif() { printf 'wg%s%s%s' "$VT_ID" "${1:0:1}" "${1: -1}"; }
 
 vt_conf() { printf '%s/%s.conf' "$VT_TMP" "$1"; }
 vt_sock() { printf '%s/%s.sock' "$VT_TMP" "$1"; }
+# SITE's UAPI socket (for wg), under SITE.run/ which stands in for /run (see t12).
+vt_uapi_sock() { printf '%s/%s.run/wireguard/%s.sock' "$VT_TMP" "$1" "$VT_IFNAME"; }
 vt_logfile() { printf '%s/%s.log' "$VT_TMP" "$1"; }
 
 # vt_wait SECONDS DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds; 1 if it
@@ -249,6 +253,14 @@ vt__cleanup() {
 	for s in "${!VT_KIND[@]}"; do
 		[ "${VT_KIND[$s]}" = vpnd ] || rm -f "/var/run/wireguard/$(vt_wgif "$s").sock"
 	done
+	# Every daemon has exited: anything a sanitizer wrote fails the test, even when
+	# everything it checked passed.
+	if [ -n "$VT_TMP" ] && grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		"$VT_TMP"/*.log >/dev/null 2>&1; then
+		VT_FAILED=1
+		vt_log "FAIL: a sanitizer reported in a daemon's log:"
+		grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$VT_TMP"/*.log | head -n 60
+	fi
 	for s in "${VT_NAMESPACES[@]}"; do
 		ip netns del "$s" 2>/dev/null
 	done
@@ -373,7 +385,16 @@ vt_topology() {
 	vt__link inet to-hq hq wan
 	vt__addr inet to-hq 198.51.100.1/24 fd00:1::1/64
 	vt__addr hq wan 198.51.100.2/24 fd00:1::2/64
-	vt__link inet to-br1 br1 wan
+	if [ -n "${VT_IMPAIR:-}" ]; then
+		# br1's line to the internet runs through a namespace where vt_impair bridges
+		# it with loss, delay, reordering or corruption; addresses stay the same.
+		vt__addns imp
+		vt__link inet to-br1 imp line0
+		vt__link imp line1 br1 wan
+		vt_impair
+	else
+		vt__link inet to-br1 br1 wan
+	fi
 	vt__addr inet to-br1 203.0.113.1/24 fd00:2::1/64
 	vt__addr br1 wan 203.0.113.2/24 fd00:2::2/64
 	vt__link inet to-nat nat wan
@@ -421,6 +442,23 @@ vt_topology() {
 		vt_q vt_in br2 ping -6 -c 1 -W 1 -q "${VT_PUB6[hq]}" ||
 		vt_fail "underlay broken: br2 cannot ping hq over IPv6"
 	vt_log "topology up"
+}
+
+# vt_impair [IMPAIR-OPTIONS...]: (re)start the relay on br1's line (topology built with
+# VT_IMPAIR=1) with these impairments; none = a clean line. Its counters go to
+# $VT_TMP/impair.log when it stops.
+VT_IMPAIR_PID=
+vt_impair() {
+	[ -x "$IMPAIR" ] || vt_fail "IMPAIR=$IMPAIR is not an executable (build first)"
+	local started
+	[ -z "$VT_IMPAIR_PID" ] || vt_bg_stop "$VT_IMPAIR_PID"
+	started=$(grep -c bridging "$VT_TMP/impair.log" 2>/dev/null || true)
+	vt_bg ip netns exec "$(vt_ns imp)" "$IMPAIR" -a line0 -b line1 "$@" >>"$VT_TMP/impair.log" 2>&1
+	VT_IMPAIR_PID=$VT_BGPID
+	vt_wait 5 "impair relay up" \
+		eval '[ "$(grep -c bridging "$VT_TMP/impair.log")" -gt "${started:-0}" ]' ||
+		vt_fail "impair relay did not start"
+	vt_log "br1's line: ${*:-clean}"
 }
 
 # ---------------------------------------------------------------------- keys, configs
@@ -530,6 +568,8 @@ vt_write_conf() {
 		echo "listen-port = ${VT_PORT[$s]}"
 		echo "address = {\"${VT_TUN4[$s]}/24\", \"${VT_TUN6[$s]}/64\"}"
 		echo "control-socket = \"$(vt_sock "$s")\""
+		echo "uapi-socket = \"$(vt_uapi_sock "$s")\""
+		echo "audit-log = \"$VT_TMP/$s.audit\""
 		[ -z "$rekey" ] || echo "rekey-after-time = $rekey"
 		for p in $(vt_peers_of "$s"); do
 			echo
