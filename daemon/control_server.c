@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_events.h"
 #include "event.h"
 #include "vpnd/control.h"
 
@@ -221,6 +222,8 @@ static void run_request(struct conn *c)
 	if (!check_arg_count(cmd, argc - 1, &c->reply))
 		return;
 	cmd->handler(c->ctl->ctx, argc, argv, c->uid, &c->reply);
+	/* Every command that ran, in one place: who asked, what, and how it went. */
+	vpnd_audit_control(c->uid, argc, argv, !c->reply.error);
 }
 
 /* From now on the client is only written to: reading more would let it keep us busy. */

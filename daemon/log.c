@@ -1,5 +1,7 @@
 /* Logging. On a terminal a human is watching: stderr alone. Otherwise (service manager,
  * redirected to a file) lines also go to syslog, where the operator's tooling looks.
+ * Under systemd stderr is the journal: each line then starts with "<N>" (sd-daemon(3)) so
+ * that journald files it at priority N, and syslog is left out.
  * Each stderr line is written with one write(2) so lines from concurrent writers never
  * interleave. */
 #include "log.h"
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Longest message kept whole; longer ones end in "..." so a cut is never silent. */
@@ -16,7 +19,24 @@
 
 static char log_ident[32] = "vpnd";
 static bool log_to_syslog;
+static bool log_to_journal;
 static bool log_debug_enabled;
+
+/* JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected stdout/stderr to
+ * (systemd.exec(5)). stderr must be that very stream: a service may run vpnd with its
+ * stderr redirected to a file, where "<N>" would be noise. */
+static bool stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!env || sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void vpnd_log_open(const char *ident)
 {
@@ -25,7 +45,8 @@ void vpnd_log_open(const char *ident)
 	log_debug_enabled = getenv("VPND_DEBUG") != NULL;
 	/* Under systemd, stderr already feeds the journal (JOURNAL_STREAM names it): a
 	 * second copy through syslog would print every line twice. */
-	log_to_syslog = !isatty(STDERR_FILENO) && !getenv("JOURNAL_STREAM");
+	log_to_journal = stderr_is_journal();
+	log_to_syslog = !isatty(STDERR_FILENO) && !log_to_journal;
 	if (log_to_syslog)
 		openlog(log_ident, LOG_PID, LOG_DAEMON);
 }
@@ -77,8 +98,12 @@ void vpnd_log(int priority, const char *fmt, ...)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = '?';
 
-	n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s\n", log_ident, (long)getpid(),
-		     level_name(priority), msg);
+	/* The journal stamps identifier, pid and priority itself. */
+	if (log_to_journal)
+		n = snprintf(line, sizeof(line), "<%d>%s\n", LOG_PRI(priority), msg);
+	else
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s\n", log_ident, (long)getpid(),
+			     level_name(priority), msg);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)!write(STDERR_FILENO, line, (size_t)n);
 	if (log_to_syslog)

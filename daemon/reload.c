@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
+#include "audit_events.h"
 #include "log.h"
+#include "notify.h"
 #include "runtime.h"
 
 static bool prefix_eq(const struct vpnd_prefix *a, const struct vpnd_prefix *b)
@@ -212,7 +214,32 @@ static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p,
 	return 0;
 }
 
-int vpnd_runtime_reload(struct vpnd_runtime *rt, struct vpnd_reply *r)
+/* metrics-listen: a changed address is served before the reload changes anything else,
+ * so that one that cannot be served refuses the reload whole. 0 or -1. */
+static int reload_metrics_listen(struct vpnd_runtime *rt, const struct vpnd_config *oc,
+				 const struct vpnd_config *nc, struct vpnd_reply *r)
+{
+	int ret;
+
+	if (!oc->metrics_listen == !nc->metrics_listen &&
+	    (!nc->metrics_listen || strcmp(oc->metrics_listen, nc->metrics_listen) == 0))
+		return 0;
+	ret = vpnd_metrics_http_listen(rt->metrics, nc->metrics_listen ? &nc->metrics_addr : NULL);
+	if (ret < 0) {
+		vpnd_reply_error(r, "metrics-listen %s: cannot serve HTTP there: %s; running "
+				    "configuration kept", nc->metrics_listen, strerror(-ret));
+		log_err("reload refused: metrics-listen %s: %s", nc->metrics_listen, strerror(-ret));
+		return -1;
+	}
+	if (nc->metrics_listen)
+		log_notice("metrics-listen %s: serving GET /metrics (TCP port %u)",
+			   nc->metrics_listen, (unsigned)vpnd_metrics_http_port(rt->metrics));
+	else
+		log_notice("metrics-listen removed: no longer serving metrics");
+	return 0;
+}
+
+static int reload_apply(struct vpnd_runtime *rt, struct vpnd_reply *r)
 {
 	struct vpnd_config_errors errs = {0};
 	struct vpnd_config *nc, *oc = rt->config;
@@ -249,6 +276,8 @@ int vpnd_runtime_reload(struct vpnd_runtime *rt, struct vpnd_reply *r)
 		ret = -1;
 		goto out;
 	}
+	if ((ret = reload_metrics_listen(rt, oc, nc, r)) < 0)
+		goto out;
 
 	if (sodium_memcmp(nc->private_key, oc->private_key, 32) != 0) {
 		wg_engine_set_private_key(rt->engine, nc->private_key);
@@ -265,6 +294,7 @@ int vpnd_runtime_reload(struct vpnd_runtime *rt, struct vpnd_reply *r)
 		next = p->next;
 		if (!find_conf_by_key(nc, p->handshake.remote_static)) {
 			log_info("peer %s removed", p->name);
+			vpnd_audit_peer("peer-removed", p->name, p->handshake.remote_static);
 			wg_engine_remove_peer(rt->engine, p);
 			removed++;
 		}
@@ -300,5 +330,22 @@ out:
 	vpnd_prefix_set_free(&want_addrs);
 	if (ret < 0)
 		vpnd_config_free(nc);
+	return ret;
+}
+
+/* The service manager sees the reload begin and end, whatever its outcome, so that
+ * `systemctl reload` waits for it and `systemctl status` tells which it was. */
+int vpnd_runtime_reload(struct vpnd_runtime *rt, struct vpnd_reply *r)
+{
+	int ret;
+
+	vpnd_notify_reloading();
+	ret = reload_apply(rt, r);
+	vpnd_audit_reloaded(rt->config, ret == 0, r);
+	if (ret == 0)
+		vpnd_notify_ready("%s: reload applied, %u peer%s", rt->ifname, rt->config->n_peers,
+				  rt->config->n_peers == 1 ? "" : "s");
+	else
+		vpnd_notify_ready("%s: reload refused, running configuration kept", rt->ifname);
 	return ret;
 }

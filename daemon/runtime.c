@@ -12,9 +12,13 @@
 
 #include <sodium.h>
 
+#include "audit_events.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "show.h"
+#include "uapi_server.h"
+#include "show_status.h"
 #include "tunnel/tun.h"
 
 /* Datagrams or packets handled per readiness event before others get a turn. */
@@ -66,7 +70,10 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 
 	switch (ev) {
 	case WG_EVENT_HANDSHAKE_COMPLETE:
+		rt->handshakes_completed++;
 		log_info("peer %s: handshake completed (%s)", name, detail);
+		vpnd_audit_event("handshake-completed", VPND_AUDIT_STR("peer", name),
+				 VPND_AUDIT_STR("role", detail));
 		break;
 	case WG_EVENT_HANDSHAKE_INITIATED:
 		log_debug("peer %s: sending handshake initiation (attempt %s)", name, detail);
@@ -76,6 +83,7 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 			 WG_REKEY_ATTEMPT_TIME);
 		break;
 	case WG_EVENT_HANDSHAKE_REFUSED:
+		vpnd_audit_handshake_refused(p ? name : NULL, detail);
 		/* Anyone on the internet can cause these: at most one line a second. */
 		now = vpnd_now().mono_ns;
 		if (now - rt->refused_logged_at < WG_NSEC_PER_SEC) {
@@ -184,6 +192,7 @@ static void on_signal(struct vpnd_event_source *src, uint32_t events)
 	(void)events;
 
 	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		vpnd_audit_signal((int)si.ssi_signo, si.ssi_uid, (pid_t)si.ssi_pid);
 		if (si.ssi_signo == SIGHUP) {
 			struct vpnd_reply r;
 			vpnd_reply_init(&r);
@@ -192,6 +201,7 @@ static void on_signal(struct vpnd_event_source *src, uint32_t events)
 			vpnd_reply_free(&r);
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_notice("%s: shutting down", strsignal((int)si.ssi_signo));
+			vpnd_audit_daemon_stop(strsignal((int)si.ssi_signo));
 			rt->running = false;
 		}
 	}
@@ -209,6 +219,7 @@ void vpnd_runtime_run(struct vpnd_runtime *rt)
 			if (errno == EINTR)
 				continue;
 			log_err("epoll_wait: %s", strerror(errno));
+			vpnd_audit_daemon_stop("epoll_wait failed");
 			break;
 		}
 		for (int i = 0; i < n && rt->running; i++) {
@@ -251,6 +262,26 @@ static void cmd_show_json(void *ctx, int argc, char **argv, uid_t caller, struct
 	vpnd_show_json(r, &in);
 }
 
+static void cmd_status(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	struct vpnd_show_input in;
+	(void)caller;
+
+	show_input(ctx, &in);
+	vpnd_show_status(r, &in, argc > 1 ? argv[1] : NULL);
+}
+
+static void cmd_show_dot(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	struct vpnd_show_input in;
+	(void)argc;
+	(void)argv;
+	(void)caller;
+
+	show_input(ctx, &in);
+	vpnd_show_dot(r, &in);
+}
+
 static void cmd_reload(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
 {
 	struct vpnd_runtime *rt = ctx;
@@ -261,10 +292,35 @@ static void cmd_reload(void *ctx, int argc, char **argv, uid_t caller, struct vp
 	vpnd_runtime_reload(rt, r);
 }
 
+/* GET /metrics and `vpnctl metrics` print the same text. */
+static void metrics_render(void *ctx, struct vpnd_reply *r)
+{
+	struct vpnd_runtime *rt = ctx;
+	struct wg_time now = vpnd_now();
+	struct vpnd_metrics_input in = {.interface = rt->ifname,
+					.engine = rt->engine,
+					.now_real_ns = now.real_ns,
+					.now_mono_ns = now.mono_ns,
+					.handshakes_completed = rt->handshakes_completed};
+
+	vpnd_metrics_render(r, &in);
+}
+
+static void cmd_metrics(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
+{
+	(void)argc;
+	(void)argv;
+	(void)caller;
+	metrics_render(ctx, r);
+}
+
 static const struct vpnd_control_command commands[] = {
 	{"show", 0, 1, cmd_show},
 	{"show-json", 0, 0, cmd_show_json},
+	{"status", 0, 1, cmd_status},
+	{"show-dot", 0, 0, cmd_show_dot},
 	{"reload", 0, 0, cmd_reload},
+	{"metrics", 0, 0, cmd_metrics},
 	{NULL, 0, 0, NULL},
 };
 
@@ -324,6 +380,7 @@ int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *
 		wg_engine_remove_peer(rt->engine, p);
 		return ret;
 	}
+	vpnd_audit_peer("peer-added", pc->name, pc->public_key);
 	return 0;
 }
 
@@ -359,12 +416,18 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		goto fail;
 	}
 
+	/* Before the data plane: everything it does from its first packet is recorded. */
+	if ((ret = vpnd_audit_daemon_start(cfg, rt->epfd)) < 0)
+		goto fail;
+
 	rt->engine = wg_engine_new(&io, &settings);
 	if (!rt->engine || wg_engine_set_private_key(rt->engine, cfg->private_key) < 0) {
 		ret = -EINVAL;
 		log_err("%s: private key not usable", cfg->private_key_file);
 		goto fail;
 	}
+	/* Bad mac1 drops have no event of their own; the audit log counts them. */
+	vpnd_audit_watch_counter("bad mac", &wg_engine_stats(rt->engine)->drops[WG_DROP_BAD_MAC]);
 
 	ret = wg_udp_open(&rt->udp, cfg->listen_port);
 	if (ret < 0) {
@@ -421,6 +484,35 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		log_err("control socket %s: %s", cfg->control_socket, strerror(errno));
 		goto fail;
 	}
+	if (cfg->uapi) {
+		rt->uapi = vpnd_runtime_uapi_open(rt);
+		if (!rt->uapi) {
+			ret = -errno;
+			log_err("uapi-socket %s: cannot serve the wg tool there: %s%s",
+				cfg->uapi_socket, strerror(-ret),
+				ret == -EADDRINUSE ? " (another vpnd or wireguard-go answers "
+						     "there: set uapi-socket, or uapi = false)"
+						   : "");
+			goto fail;
+		}
+		log_info("uapi-socket %s: serving the wg tool", cfg->uapi_socket);
+	}
+	/* Made even when off, so that a reload can turn it on. */
+	rt->metrics = vpnd_metrics_http_new(rt->epfd, metrics_render, rt);
+	if (!rt->metrics) {
+		ret = -errno;
+		log_err("metrics endpoint: %s", strerror(errno));
+		goto fail;
+	}
+	if (cfg->metrics_listen &&
+	    (ret = vpnd_metrics_http_listen(rt->metrics, &cfg->metrics_addr)) < 0) {
+		log_err("metrics-listen %s: cannot serve HTTP there: %s", cfg->metrics_listen,
+			strerror(-ret));
+		goto fail;
+	}
+	if (cfg->metrics_listen)
+		log_info("metrics-listen %s: serving GET /metrics (TCP port %u)", cfg->metrics_listen,
+			 (unsigned)vpnd_metrics_http_port(rt->metrics));
 
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
 		ret = vpnd_runtime_add_peer(rt, &cfg->peers[i], now);
@@ -435,6 +527,7 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		   rt->udp.port, cfg->n_peers, cfg->n_peers == 1 ? "" : "s", cfg->control_socket);
 	return 0;
 fail:
+	vpnd_audit_daemon_stop("startup failed");
 	vpnd_prefix_set_free(&want_routes);
 	vpnd_prefix_set_free(&want_addrs);
 	rt->config = NULL; /* the caller still owns it */
@@ -446,9 +539,14 @@ void vpnd_runtime_stop(struct vpnd_runtime *rt)
 {
 	struct vpnd_prefix_set none = {0};
 
+	vpnd_audit_close(); /* first: it reads engine counters */
 	if (rt->control)
 		vpnd_control_close(rt->control);
 	rt->control = NULL;
+	vpnd_uapi_server_close(rt->uapi);
+	rt->uapi = NULL;
+	vpnd_metrics_http_free(rt->metrics);
+	rt->metrics = NULL;
 	if (rt->nl && rt->ifindex > 0) {
 		vpnd_runtime_sync_prefixes(rt, &rt->routes, &none, true);
 		vpnd_runtime_sync_prefixes(rt, &rt->addresses, &none, false);

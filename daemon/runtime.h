@@ -10,6 +10,7 @@
 #include "config.h"
 #include "control_server.h"
 #include "event.h"
+#include "metrics_http.h"
 #include "netlink.h"
 #include "reply.h"
 #include "tunnel/engine.h"
@@ -37,6 +38,7 @@ struct vpnd_runtime {
 	int ifindex;
 	struct vpnd_netlink *nl;
 	struct vpnd_control *control;
+	struct vpnd_uapi_server *uapi; /* the wg tool's socket; NULL when uapi = false */
 	int epfd;
 	struct vpnd_event_source tun_src, udp4_src, udp6_src, timer_src, signal_src;
 	uint64_t timer_armed; /* deadline the timerfd is set to; 0 = disarmed */
@@ -46,6 +48,8 @@ struct vpnd_runtime {
 	uint64_t refused_logged_at; /* rate limit for "handshake refused" lines */
 	unsigned refused_suppressed;
 	uint64_t tun_write_errors, udp_send_errors;
+	struct vpnd_metrics_http *metrics; /* the /metrics endpoint, serving if metrics-listen */
+	uint64_t handshakes_completed;	   /* since start, for vpnd_handshakes_total */
 	uint8_t buf[65536 + 64];
 };
 

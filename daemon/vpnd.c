@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "runtime.h"
 
 static void usage(FILE *out)
@@ -93,7 +94,10 @@ int main(int argc, char **argv)
 		log_err("not starting: %s could not be brought up", path);
 		return 1;
 	}
+	vpnd_notify_ready("%s: listening on UDP port %u, %u peer%s", rt.ifname, rt.udp.port,
+			  rt.config->n_peers, rt.config->n_peers == 1 ? "" : "s");
 	vpnd_runtime_run(&rt);
+	vpnd_notify_stopping("%s: shutting down", rt.ifname);
 	vpnd_runtime_stop(&rt);
 	log_notice("stopped");
 	return 0;

@@ -12,6 +12,14 @@
  *   show [PEER]          human-readable state
  *   show-json            the JSON document of the contract
  *   reload               re-read the config file and apply the difference
+ *   status [PEER]        one line per peer (or only PEER) and a summary line; the body
+ *                        ends with the line "overall STATE": the worst peer state, "up",
+ *                        "connecting" or "down" ("up" when there are no peers). It is
+ *                        for vpnctl, which turns it into its exit status and does not
+ *                        print it.
+ *   show-dot             the peers as a Graphviz graph (DOT language)
+ *   metrics              the counters in the Prometheus text exposition format (the text
+ *                        metrics-listen serves at GET /metrics)
  */
 #ifndef VPND_CONTROL_H
 #define VPND_CONTROL_H
@@ -25,5 +33,7 @@
 
 #define VPND_CTL_REPLY_OK    "ok\n"
 #define VPND_CTL_REPLY_ERROR "error\n"
+/* Starts the last line of a status reply, followed by the worst state. */
+#define VPND_CTL_STATUS_OVERALL "overall "
 
 #endif
