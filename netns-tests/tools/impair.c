@@ -317,7 +317,10 @@ int main(int argc, char **argv)
 	    {"seed", 1, 0, 's'},   {"duration", 1, 0, 't'}, {0, 0, 0, 0}};
 	struct opts o = {0};
 	const char *side[2] = {NULL, NULL};
-	uint8_t buf[FRAME_MAX];
+	/* Two bytes ahead of the 14-byte Ethernet header put the IP header on a 4-byte
+	 * boundary, where struct iphdr may be read. */
+	static uint8_t rx[FRAME_MAX + 2] __attribute__((aligned(8)));
+	uint8_t *buf = rx + 2;
 	uint64_t end = 0;
 	int fds[2], opt;
 
@@ -369,7 +372,7 @@ int main(int argc, char **argv)
 					struct cmsghdr align;
 					uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 				} control;
-				struct iovec iov = {buf, sizeof(buf)};
+				struct iovec iov = {buf, FRAME_MAX};
 				struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof(from),
 						    .msg_iov = &iov, .msg_iovlen = 1,
 						    .msg_control = &control,
