@@ -4,6 +4,7 @@
  * Nothing a client does (garbage, silence, half-close, reset, not reading) can block the
  * daemon or make it hold more than one request buffer and one capped reply per client:
  * all I/O is nonblocking, clients are limited in number and in lifetime. */
+#include "unix_socket.h"
 #include "control_server.h"
 
 #include <errno.h>
@@ -450,66 +451,6 @@ static void listener_event(struct vpnd_event_source *src, uint32_t events)
 	arm_timer(ctl);
 }
 
-/* mkdir -p of everything before the last slash; directories we create get 0755 whatever
- * the umask says, so that group members can reach a 0660 socket. */
-static int make_parent_dirs(const char *path)
-{
-	char *dir = strdup(path);
-
-	if (!dir)
-		return -1;
-	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		if (p[-1] == '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) == 0) {
-			chmod(dir, 0755);
-		} else if (errno != EEXIST) {
-			int err = errno;
-
-			free(dir);
-			errno = err;
-			return -1;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return 0;
-}
-
-/* A socket file left by a vpnd that died is replaced; one that answers belongs to a
- * running vpnd (EADDRINUSE); anything that is not a socket is left alone (EEXIST). */
-static int remove_stale_socket(const struct sockaddr_un *sun)
-{
-	struct stat st;
-	int fd, rc, err;
-
-	if (lstat(sun->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	err = errno;
-	close(fd);
-	/* EAGAIN: the listener's backlog is full, so somebody is listening. */
-	if (rc == 0 || err == EAGAIN) {
-		errno = EADDRINUSE;
-		return -1;
-	}
-	if (err != ECONNREFUSED && err != ENOENT) {
-		errno = err;
-		return -1;
-	}
-	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
 struct vpnd_control *vpnd_control_open(int epfd, const char *path, unsigned mode,
 				       const struct vpnd_control_command *cmds, void *ctx)
 {
@@ -541,7 +482,7 @@ struct vpnd_control *vpnd_control_open(int epfd, const char *path, unsigned mode
 	ctl->path = strdup(path);
 	if (!ctl->path)
 		goto fail;
-	if (make_parent_dirs(path) < 0 || remove_stale_socket(&sun) < 0)
+	if (vpnd_unix_socket_make_parent_dirs(path) < 0 || vpnd_unix_socket_remove_stale(&sun) < 0)
 		goto fail;
 
 	ctl->listener.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -20,7 +20,7 @@ static bool prefix_eq(const struct vpnd_prefix *a, const struct vpnd_prefix *b)
 	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static bool set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
+bool vpnd_prefix_set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
 {
 	for (unsigned i = 0; i < s->count; i++)
 		if (prefix_eq(&s->items[i], p))
@@ -28,11 +28,11 @@ static bool set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p
 	return false;
 }
 
-static int set_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
+int vpnd_prefix_set_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
 {
 	struct vpnd_prefix *grown;
 
-	if (set_has(s, p))
+	if (vpnd_prefix_set_has(s, p))
 		return 0;
 	grown = realloc(s->items, (s->count + 1) * sizeof(*grown));
 	if (!grown)
@@ -67,10 +67,10 @@ int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_se
 		p.family = c->addresses[i].family;
 		p.len = c->addresses[i].prefixlen;
 		memcpy(p.addr, c->addresses[i].addr, 16);
-		ret = set_add(addresses, &p);
+		ret = vpnd_prefix_set_add(addresses, &p);
 		connected_prefix(&c->addresses[i], &p);
 		if (!ret)
-			ret = set_add(&connected, &p);
+			ret = vpnd_prefix_set_add(&connected, &p);
 	}
 	for (unsigned i = 0; i < c->n_peers && !ret; i++) {
 		const struct vpnd_peer_conf *pc = &c->peers[i];
@@ -81,8 +81,8 @@ int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_se
 			memcpy(p.addr, pc->allowed_ips[j].addr, 16);
 			/* Replacing the kernel's own connected route would lose its
 			 * preferred source address; it already points at the TUN. */
-			if (!set_has(&connected, &p))
-				ret = set_add(routes, &p);
+			if (!vpnd_prefix_set_has(&connected, &p))
+				ret = vpnd_prefix_set_add(routes, &p);
 		}
 	}
 	vpnd_prefix_set_free(&connected);
@@ -108,7 +108,7 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 	/* Removals first, so a prefix that moves between forms never collides. */
 	for (unsigned i = 0; i < have->count;) {
 		struct vpnd_prefix *p = &have->items[i];
-		if (set_has(want, p)) {
+		if (vpnd_prefix_set_has(want, p)) {
 			i++;
 			continue;
 		}
@@ -123,7 +123,7 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 	}
 	for (unsigned i = 0; i < want->count; i++) {
 		const struct vpnd_prefix *p = &want->items[i];
-		if (set_has(have, p))
+		if (vpnd_prefix_set_has(have, p))
 			continue;
 		ret = routes ? vpnd_netlink_route(rt->nl, rt->ifindex, true, p->family, p->addr,
 						  p->len)
@@ -136,7 +136,7 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 				first_err = ret;
 			continue;
 		}
-		if ((ret = set_add(have, p)) < 0 && !first_err)
+		if ((ret = vpnd_prefix_set_add(have, p)) < 0 && !first_err)
 			first_err = ret;
 	}
 	return first_err;

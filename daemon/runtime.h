@@ -77,5 +77,8 @@ int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_se
 int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *have,
 			       const struct vpnd_prefix_set *want, bool routes);
 void vpnd_prefix_set_free(struct vpnd_prefix_set *s);
+bool vpnd_prefix_set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p);
+/* Add p unless it is there already: 0 or -ENOMEM. */
+int vpnd_prefix_set_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p);
 
 #endif

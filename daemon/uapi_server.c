@@ -7,6 +7,7 @@
  * reading the answers) blocks the daemon or lets one client starve the others.
  *
  * The second half binds the protocol to the running daemon (struct vpnd_runtime). */
+#include "unix_socket.h"
 #include "uapi_server.h"
 
 #include <errno.h>
@@ -363,65 +364,6 @@ static void listener_event(struct vpnd_event_source *src, uint32_t events)
 	arm_timer(s);
 }
 
-/* mkdir -p of everything before the last slash; new directories get 0755 whatever the
- * umask says (wg only needs to reach the socket, and it runs as root). */
-static int make_parent_dirs(const char *path)
-{
-	char *dir = strdup(path);
-
-	if (!dir)
-		return -1;
-	for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-		if (p[-1] == '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) == 0) {
-			chmod(dir, 0755);
-		} else if (errno != EEXIST) {
-			int err = errno;
-
-			free(dir);
-			errno = err;
-			return -1;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return 0;
-}
-
-/* A socket file left by a daemon that died is replaced; one that answers belongs to a
- * running daemon (EADDRINUSE); anything that is not a socket is left alone (EEXIST). */
-static int remove_stale_socket(const struct sockaddr_un *sun)
-{
-	struct stat st;
-	int fd, rc, err;
-
-	if (lstat(sun->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	err = errno;
-	close(fd);
-	if (rc == 0 || err == EAGAIN) { /* EAGAIN: a full backlog, so somebody listens */
-		errno = EADDRINUSE;
-		return -1;
-	}
-	if (err != ECONNREFUSED && err != ENOENT) {
-		errno = err;
-		return -1;
-	}
-	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
 struct vpnd_uapi_server *vpnd_uapi_server_open(int epfd, const char *path,
 					       vpnd_uapi_device_fn device, void *ctx)
 {
@@ -453,7 +395,7 @@ struct vpnd_uapi_server *vpnd_uapi_server_open(int epfd, const char *path,
 	s->path = strdup(path);
 	if (!s->path)
 		goto fail;
-	if (make_parent_dirs(path) < 0 || remove_stale_socket(&sun) < 0)
+	if (vpnd_unix_socket_make_parent_dirs(path) < 0 || vpnd_unix_socket_remove_stale(&sun) < 0)
 		goto fail;
 	s->listener.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listener.fd < 0)
@@ -621,29 +563,6 @@ static void rt_peer_set(void *ctx, const struct wg_peer *p, unsigned what)
 	}
 }
 
-static bool prefix_in(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
-{
-	for (unsigned i = 0; i < s->count; i++)
-		if (s->items[i].family == p->family && s->items[i].len == p->len &&
-		    memcmp(s->items[i].addr, p->addr, 16) == 0)
-			return true;
-	return false;
-}
-
-static int prefix_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
-{
-	struct vpnd_prefix *grown;
-
-	if (prefix_in(s, p))
-		return 0;
-	grown = realloc(s->items, (s->count + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	s->items = grown;
-	s->items[s->count++] = *p;
-	return 0;
-}
-
 /* The routes vpnd_prefixes_from_config would give, but from the engine's peers, which
  * include those UAPI added: every allowed-ip except the networks of the TUN's own
  * addresses, which the kernel already routes there. */
@@ -663,7 +582,7 @@ static int routes_from_engine(const struct vpnd_runtime *rt, struct vpnd_prefix_
 		memcpy(p.addr, a->addr, bits / 8);
 		for (unsigned bit = a->prefixlen; bit < bits; bit++)
 			p.addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-		ret = prefix_add(&connected, &p);
+		ret = vpnd_prefix_set_add(&connected, &p);
 	}
 	for (const struct wg_peer *q = wg_engine_peers(rt->engine); q && !ret; q = q->next) {
 		for (unsigned j = 0; j < q->n_allowed_ips && !ret; j++) {
@@ -671,8 +590,8 @@ static int routes_from_engine(const struct vpnd_runtime *rt, struct vpnd_prefix_
 			p.family = q->allowed_ips[j].family;
 			p.len = q->allowed_ips[j].cidr;
 			memcpy(p.addr, q->allowed_ips[j].addr, p.family == AF_INET ? 4 : 16);
-			if (!prefix_in(&connected, &p))
-				ret = prefix_add(want, &p);
+			if (!vpnd_prefix_set_has(&connected, &p))
+				ret = vpnd_prefix_set_add(want, &p);
 		}
 	}
 	vpnd_prefix_set_free(&connected);
