@@ -20,12 +20,16 @@ VT_PEERS_OF[br1]=hq
 VT_REKEY=3
 vt_mesh_up hq br1
 handshakes() { vt_json hq 'peer("br1")["handshakes"]'; }
-# Every datagram vpnd refused as not authentic, at both ends.
+# Every datagram vpnd refused as not authentic, at both ends, by the reasons a damaged
+# datagram gets: mac1 covers all of a handshake message before it (bad_mac), the AEAD all
+# of a data message (decrypt), and a damaged header makes it malformed or points at no
+# session. (handshake_refused is left out: damage never gets that far, but a lost
+# initiation can make two retries cross, whose responses are then refused.)
 auth_drops() {
 	local s total=0 n
 	for s in hq br1; do
 		n=$(vt_json "$s" 'sum(d["drops"][r] for r in ("decrypt", "bad_mac", "malformed",
-			"unknown_index", "handshake_refused"))')
+			"unknown_index"))')
 		total=$((total + n))
 	done
 	echo "$total"
@@ -74,8 +78,9 @@ d1=$(auth_drops)
 vt_log "relay corrupted ${corrupted:-?} datagrams; vpnd refused $((d1 - d0)) as not authentic"
 ! grep -q 'wrong data byte' "$out" || vt_fail "a corrupted packet reached a LAN host"
 [ "${corrupted:-0}" -ge 5 ] || vt_fail "the relay corrupted too little to judge (${corrupted:-0})"
-# A corrupted mac2 of a handshake message is not checked unless under load, so at most a
-# rare handshake message may pass: allow two.
-[ $((d1 - d0)) -le "$corrupted" ] && [ $((d1 - d0)) -ge $((corrupted - 2)) ] ||
+# A corrupted mac2 of a handshake message is not checked unless under load, so a rare
+# one may pass uncounted; and a session dropped in such a cross can leave a data packet
+# or two pointing at no session: allow two either way.
+[ $((d1 - d0)) -le $((corrupted + 2)) ] && [ $((d1 - d0)) -ge $((corrupted - 2)) ] ||
 	vt_fail "corrupted $corrupted, but vpnd counted $((d1 - d0)) authentication failures"
 vt_pass "all $corrupted corrupted datagrams dropped and counted"
