@@ -67,6 +67,9 @@ declare -A VT_OVR_KEY=()       # public-key written for PEER
 declare -A VT_OVR_PSK=()       # preshared-key-file ("" = none)
 declare -A VT_OVR_ENDPOINT=()  # endpoint ("none" = no endpoint)
 declare -A VT_OVR_KEEPALIVE=() # persistent-keepalive
+declare -A VT_OVR_ALLOWED=()   # allowed-ips written for PEER (space-separated prefixes)
+declare -A VT_OVR_PEERCONF=()  # extra lines inside the peer section for PEER
+declare -A VT_EXTRA_CONF=()    # extra top-level lines for SITE's config (e.g. a policy)
 
 declare -A VT_PRIV_FILE=() VT_PUBKEY=() VT_PID=() VT_KIND=()
 
@@ -571,6 +574,7 @@ vt_write_conf() {
 		echo "uapi-socket = \"$(vt_uapi_sock "$s")\""
 		echo "audit-log = \"$VT_TMP/$s.audit\""
 		[ -z "$rekey" ] || echo "rekey-after-time = $rekey"
+		[ -z "${VT_EXTRA_CONF[$s]:-}" ] || echo "${VT_EXTRA_CONF[$s]}"
 		for p in $(vt_peers_of "$s"); do
 			echo
 			echo "peer \"$p\" {"
@@ -580,10 +584,13 @@ vt_write_conf() {
 			ep=$(vt_peer_endpoint "$s" "$p")
 			[ -z "$ep" ] || echo "    endpoint = \"$ep\""
 			list=
-			for a in $(vt_peer_allowed "$p"); do list+="${list:+, }\"$a\""; done
+			for a in ${VT_OVR_ALLOWED[$s/$p]:-$(vt_peer_allowed "$p")}; do
+				list+="${list:+, }\"$a\""
+			done
 			echo "    allowed-ips = {$list}"
 			ka=$(vt_peer_keepalive "$s" "$p")
 			[ "$ka" = 0 ] || echo "    persistent-keepalive = $ka"
+			[ -z "${VT_OVR_PEERCONF[$s/$p]:-}" ] || echo "${VT_OVR_PEERCONF[$s/$p]}"
 			echo "}"
 		done
 	} >"$f"
