@@ -208,6 +208,28 @@ static void read_pktinfo(struct msghdr *msg, struct wg_endpoint *from)
 	}
 }
 
+int wg_udp_source(const struct sockaddr_storage *ss, struct msghdr *msg, struct wg_endpoint *from)
+{
+	memset(from, 0, sizeof(*from));
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			from->addr.in4.sin_family = AF_INET;
+			from->addr.in4.sin_port = in6->sin6_port;
+			memcpy(&from->addr.in4.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+		} else {
+			from->addr.in6 = *in6;
+		}
+	} else if (ss->ss_family == AF_INET) {
+		from->addr.in4 = *(const struct sockaddr_in *)ss;
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	read_pktinfo(msg, from);
+	return 0;
+}
+
 ssize_t wg_udp_recv(int fd, void *buf, size_t len, struct wg_endpoint *from)
 {
 	struct sockaddr_storage ss;
@@ -234,23 +256,8 @@ ssize_t wg_udp_recv(int fd, void *buf, size_t len, struct wg_endpoint *from)
 	if (msg.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
 
-	memset(from, 0, sizeof(*from));
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			from->addr.in4.sin_family = AF_INET;
-			from->addr.in4.sin_port = in6->sin6_port;
-			memcpy(&from->addr.in4.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
-		} else {
-			from->addr.in6 = *in6;
-		}
-	} else if (ss.ss_family == AF_INET) {
-		from->addr.in4 = *(const struct sockaddr_in *)&ss;
-	} else {
+	if (wg_udp_source(&ss, &msg, from) < 0)
 		return -EAFNOSUPPORT;
-	}
-	read_pktinfo(&msg, from);
 	return n;
 }
 
@@ -276,44 +283,37 @@ static int send_once(int fd, const struct sockaddr *sa, socklen_t salen, const v
 
 /* What sendmsg says when the pktinfo source is not a local address: EINVAL (IPv6, and
  * IPv4 for some address classes), ENETUNREACH (IPv4 routing), EADDRNOTAVAIL. */
-static bool source_refused(int err)
+bool wg_udp_source_refused(int err)
 {
 	return err == -EINVAL || err == -EADDRNOTAVAIL || err == -ENETUNREACH;
 }
 
-int wg_udp_send(struct wg_udp *u, struct wg_endpoint *to, const void *buf, size_t len)
+int wg_udp_destination(const struct wg_udp *u, const struct wg_endpoint *to,
+		       struct wg_udp_destination *d)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} dst;
-	union udp_cmsg_buf control;
-	size_t controllen = 0;
-	socklen_t dstlen;
-	int fd, err, first;
+	union udp_cmsg_buf *control = (union udp_cmsg_buf *)d->control;
 
-	memset(&dst, 0, sizeof(dst));
-	memset(&control, 0, sizeof(control));
+	_Static_assert(sizeof(d->control) >= sizeof(union udp_cmsg_buf), "cmsg room");
+	memset(d, 0, sizeof(*d));
 	switch (to->addr.sa.sa_family) {
 	case AF_INET:
 		if (u->fd4 >= 0) {
-			fd = u->fd4;
-			dst.in4 = to->addr.in4;
-			dstlen = sizeof(dst.in4);
+			d->fd = u->fd4;
+			d->addr.in4 = to->addr.in4;
+			d->addrlen = sizeof(d->addr.in4);
 		} else if (u->fd6 >= 0) {
-			fd = u->fd6; /* dual-stack: the IPv4 peer as ::ffff:a.b.c.d */
-			dst.in6.sin6_family = AF_INET6;
-			dst.in6.sin6_port = to->addr.in4.sin_port;
-			dst.in6.sin6_addr.s6_addr[10] = 0xff;
-			dst.in6.sin6_addr.s6_addr[11] = 0xff;
-			memcpy(&dst.in6.sin6_addr.s6_addr[12], &to->addr.in4.sin_addr, 4);
-			dstlen = sizeof(dst.in6);
+			d->fd = u->fd6; /* dual-stack: the IPv4 peer as ::ffff:a.b.c.d */
+			d->addr.in6.sin6_family = AF_INET6;
+			d->addr.in6.sin6_port = to->addr.in4.sin_port;
+			d->addr.in6.sin6_addr.s6_addr[10] = 0xff;
+			d->addr.in6.sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&d->addr.in6.sin6_addr.s6_addr[12], &to->addr.in4.sin_addr, 4);
+			d->addrlen = sizeof(d->addr.in6);
 		} else {
 			return -EAFNOSUPPORT;
 		}
 		if (to->has_src) {
-			struct cmsghdr *c = &control.align;
+			struct cmsghdr *c = &control->align;
 			struct in_pktinfo info = {.ipi_spec_dst = to->src.src4};
 
 			/* No ifindex: IPv4 routing picks the interface from the source;
@@ -322,17 +322,17 @@ int wg_udp_send(struct wg_udp *u, struct wg_endpoint *to, const void *buf, size_
 			c->cmsg_type = IP_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(info));
 			memcpy(CMSG_DATA(c), &info, sizeof(info));
-			controllen = CMSG_SPACE(sizeof(info));
+			d->controllen = CMSG_SPACE(sizeof(info));
 		}
-		break;
+		return 0;
 	case AF_INET6:
 		if (u->fd6 < 0)
 			return -EAFNOSUPPORT;
-		fd = u->fd6;
-		dst.in6 = to->addr.in6;
-		dstlen = sizeof(dst.in6);
+		d->fd = u->fd6;
+		d->addr.in6 = to->addr.in6;
+		d->addrlen = sizeof(d->addr.in6);
 		if (to->has_src) {
-			struct cmsghdr *c = &control.align;
+			struct cmsghdr *c = &control->align;
 			struct in6_pktinfo info = {.ipi6_addr = to->src.src6};
 
 			/* A link-local source exists only on its own link. */
@@ -342,22 +342,30 @@ int wg_udp_send(struct wg_udp *u, struct wg_endpoint *to, const void *buf, size_
 			c->cmsg_type = IPV6_PKTINFO;
 			c->cmsg_len = CMSG_LEN(sizeof(info));
 			memcpy(CMSG_DATA(c), &info, sizeof(info));
-			controllen = CMSG_SPACE(sizeof(info));
+			d->controllen = CMSG_SPACE(sizeof(info));
 		}
-		break;
+		return 0;
 	default:
 		return -EDESTADDRREQ;
 	}
+}
 
-	err = send_once(fd, &dst.sa, dstlen, control.buf, controllen, buf, len);
-	if (!controllen || !source_refused(err))
+int wg_udp_send(struct wg_udp *u, struct wg_endpoint *to, const void *buf, size_t len)
+{
+	struct wg_udp_destination d;
+	int err, first;
+
+	if ((err = wg_udp_destination(u, to, &d)) < 0)
+		return err;
+	err = send_once(d.fd, &d.addr.sa, d.addrlen, d.control, d.controllen, buf, len);
+	if (!d.controllen || !wg_udp_source_refused(err))
 		return err;
 	/* The source we recorded may no longer be ours (DHCP renewed, interface gone).
 	 * Let routing choose; the peer's next datagram tells us the address to use from
 	 * then on. IPv4 reports a foreign source as ENETUNREACH, which also means "no
 	 * route": if the retry fails the same way, the source was not the cause. */
 	first = err;
-	err = send_once(fd, &dst.sa, dstlen, NULL, 0, buf, len);
+	err = send_once(d.fd, &d.addr.sa, d.addrlen, NULL, 0, buf, len);
 	if (err != first) {
 		to->has_src = false;
 		to->src_ifindex = 0;

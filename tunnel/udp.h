@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "endpoint.h"
@@ -28,5 +30,26 @@ ssize_t wg_udp_recv(int fd, void *buf, size_t len, struct wg_endpoint *from);
 /* Send from the endpoint's recorded source when it has one; if the kernel refuses that
  * source (address gone), retry without it and clear to->has_src. 0 or -errno. */
 int wg_udp_send(struct wg_udp *u, struct wg_endpoint *to, const void *buf, size_t len);
+
+/* The pieces wg_udp_send and wg_udp_recv are made of, shared with the batched path
+ * (udp_batch.c): where a datagram to `to` goes, and whom a received one came from. */
+struct wg_udp_destination {
+	int fd;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr;
+	socklen_t addrlen;
+	/* the pktinfo source (room for both kinds), then room for UDP_SEGMENT */
+	char control[96] __attribute__((aligned(8)));
+	size_t controllen;
+};
+int wg_udp_destination(const struct wg_udp *u, const struct wg_endpoint *to,
+		       struct wg_udp_destination *d);
+/* Whether a send error means the pktinfo source is no longer ours. */
+bool wg_udp_source_refused(int err);
+/* Fill from (remote address unmapped, local address from pktinfo). 0 or -EAFNOSUPPORT. */
+int wg_udp_source(const struct sockaddr_storage *ss, struct msghdr *msg, struct wg_endpoint *from);
 
 #endif
