@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "subcommands.h"
 #include "vpnd/control.h"
 #include "vpnd/limits.h"
@@ -274,6 +276,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(raw);
+	if (line) /* a request may carry a preshared key (peer-add) */
+		sodium_memzero(line, len + 1);
 	free(line);
 	free(path);
 	return ret;

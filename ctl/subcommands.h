@@ -12,6 +12,11 @@ int status_main(int argc, char *argv[], const char *sock);
 int reload_main(int argc, char *argv[], const char *sock);
 int metrics_main(int argc, char *argv[], const char *sock);
 int audit_main(int argc, char *argv[], const char *sock);
+int peer_main(int argc, char *argv[], const char *sock);
+int branch_main(int argc, char *argv[], const char *sock);
+int revoke_main(int argc, char *argv[], const char *sock);
+int unrevoke_main(int argc, char *argv[], const char *sock);
+int rotate_key_main(int argc, char *argv[], const char *sock);
 
 /* One line on stderr, prefixed "vpnctl: ". */
 void vpnctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -27,6 +27,11 @@ static const struct {
     {"pubkey", pubkey_main, "Reads a private key from stdin and writes its public key"},
     {"metrics", metrics_main, "Prints the daemon's counters in the Prometheus text format"},
     {"audit", audit_main, "Verifies audit log files: chain, signatures, how the log ends"},
+    {"revoke", revoke_main, "Ends a peer's sessions now and refuses its key from then on"},
+    {"unrevoke", unrevoke_main, "Takes a key off the revocation list; its peer is accepted again"},
+    {"rotate-key", rotate_key_main, "Writes a next private key and prints its public key"},
+    {"peer", peer_main, "Adds or removes a peer of the running daemon, until the next reload"},
+    {"branch", branch_main, "Onboards a branch: keys, address, HQ's config, the branch's config"},
     {"help", help_main, "Shows this help, or a command's"},
 };
 
@@ -62,6 +67,40 @@ static const struct {
      "  --key    the audit public key (repeat for files of older keys); default\n"
      "           BASE.key.pub beside the log\n"
      "  --live   accept a log that ends after its last checkpoint (vpnd running)\n"},
+    {"revoke", "PEER",
+     "  The peer's sessions end and their keys are wiped at once; its handshakes are\n"
+     "  refused (counted as drops \"revoked\", logged, audited) and nothing is sent to it.\n"
+     "  Its key is added to the revocation list (revoked-keys-file), so this outlives\n"
+     "  reloads and restarts until `vpnctl unrevoke KEY`.\n"},
+    {"unrevoke", "KEY",
+     "  KEY (base64, as the revocation list and show print it) leaves the list; a\n"
+     "  configured peer with that key is accepted again at once.\n"},
+    {"rotate-key", "",
+     "  vpnd writes a new private key to PRIVATE-KEY-FILE.next (mode 0600) and this\n"
+     "  prints its public key. Give it to the other sites as next-public-key (they\n"
+     "  reload), then point private-key-file here at the new file and reload.\n"},
+    {"peer", "add NAME --public-key KEY --allowed-ips CIDR[,CIDR...] [OPTIONS] | remove NAME",
+     "  Changes the running daemon only: the config file is not touched, and the next\n"
+     "  reload or restart brings back the file's peers.\n"
+     "  remove NAME                 the peer's sessions end and its routes go at once\n"
+     "  add NAME                    a new peer, with its routes on the TUN\n"
+     "    --public-key KEY          its base64 public key (required)\n"
+     "    --allowed-ips CIDR,...    its inner addresses and networks (required)\n"
+     "    --endpoint HOST:PORT      where it is reached (a name is resolved here)\n"
+     "    --keepalive SECONDS       persistent keepalive (default 0, off)\n"
+     "    --preshared-key-file FILE a preshared key (the file must be mode 0600)\n"},
+    {"branch", "add NAME [--subnet CIDR[,CIDR...]]... [--endpoint HOST:PORT] --out FILE",
+     "  Run on HQ. Makes the branch's key pair and a preshared key, picks the next free\n"
+     "  tunnel address in the network of HQ's first address (and of its first address of\n"
+     "  the other family), adds the peer to HQ's config file (the preshared key in a\n"
+     "  0600 file beside it) and reloads HQ; if HQ refuses, its file is put back. Then\n"
+     "  FILE (mode 0600, must not exist) is the branch's complete config: on the branch,\n"
+     "  vpnd -c FILE.\n"
+     "  --subnet CIDR        the branch's LAN(s): routed to it by HQ, its `networks`\n"
+     "  --endpoint HOST:PORT where the branch reaches HQ (default: HQ's public-endpoint)\n"
+     "  --out FILE           the branch's config file to write\n"
+     "  --hq-name NAME       HQ's peer name in the branch's config (default hq)\n"
+     "  --interface NAME     the branch's TUN device (default vpn0)\n"},
     {"help", "[COMMAND]", ""},
 };
 

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -25,12 +26,16 @@
 #include "audit_line.h"
 #include "event.h"
 #include "log.h"
+#include "storage_health.h"
 #include "vpnd/audit.h"
 #include "vpnd/key.h"
 
 #define SUPPRESSED_SLOTS 8
 #define WATCHED_MAX	 4
 #define REASON_MAX	 64
+/* Reopening a log that could not be opened: first after a second, then ever less often
+ * (each attempt logs why it failed), at most this many seconds apart. */
+#define REOPEN_MAX_BACKOFF_S 30
 
 enum kind { K_RECORD, K_HEADER, K_CHECKPOINT, K_CLOSE };
 
@@ -64,8 +69,15 @@ static struct {
 	/* Write failures. */
 	bool failing;
 	bool fail_logged; /* this checkpoint interval */
+	int fail_logged_errno;
 	int fail_errno;
 	uint64_t lost, lost_reported;
+	uint64_t lost_total; /* since the log was opened, for show and metrics */
+	/* The file could not be opened (disk full, read-only, ...): vpnd runs without it and
+	 * tries again, after reopen_backoff_s seconds, on the next event or tick. */
+	bool unopened;
+	uint64_t reopen_at_ns;
+	unsigned reopen_backoff_s;
 	bool rotate_paused; /* a rotation failed: try again after the next tick */
 	unsigned next_number;
 	uint64_t rotations;
@@ -232,13 +244,102 @@ static int emit(const char *event, const struct vpnd_audit_field *f, size_t n, e
 
 static void note_failure(int err)
 {
-	if (!A.failing && !A.fail_logged)
-		log_err("audit log %s: cannot write: %s; events are counted and the loss will be "
-			"recorded when writing works again (the VPN keeps running)",
-			A.path, strerror(-err));
+	vpnd_store_note(VPND_STORE_AUDIT, A.path, -err);
+	/* Once per interval while it flaps, but a new reason is always news. */
+	if (!A.failing && (!A.fail_logged || A.fail_logged_errno != -err))
+		log_err("audit log %s: cannot write: %s (%s); events are counted and the loss will "
+			"be recorded when writing works again (the VPN keeps running)",
+			A.path, strerror(-err), vpnd_errno_name(-err));
 	A.fail_logged = true;
+	A.fail_logged_errno = -err;
 	A.failing = true;
 	A.fail_errno = -err;
+}
+
+static void count_lost(void)
+{
+	A.lost++;
+	A.lost_total++;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Trouble with the disk rather than with the configuration: no reason to keep the
+ * tunnel down, since the log can be opened once the disk is fixed. */
+static bool storage_trouble(int err)
+{
+	switch (-err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EROFS:
+	case EIO:
+	case EACCES:
+	case EPERM:
+	case ENOENT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int open_file(void);
+
+/* The signing key (loaded once), the log's directory and the file. On failure no file
+ * is left open. 0 or -errno, logged by the step that failed. */
+static int open_log(void)
+{
+	int ret;
+
+	if (!A.key.sk && ((ret = vpnd_audit_make_parent_dirs(A.key_file, "audit-key-file")) < 0 ||
+			  (ret = vpnd_audit_key_load(&A.key, A.key_file)) < 0))
+		return ret;
+	ret = vpnd_audit_make_parent_dirs(A.path, "audit-log");
+	if (!ret)
+		ret = open_file();
+	if (ret && A.fd >= 0) {
+		close(A.fd);
+		A.fd = -1;
+	}
+	return ret;
+}
+
+static void schedule_reopen(int err)
+{
+	A.fail_errno = -err;
+	A.reopen_backoff_s = A.reopen_backoff_s ? 2 * A.reopen_backoff_s : 1;
+	if (A.reopen_backoff_s > REOPEN_MAX_BACKOFF_S)
+		A.reopen_backoff_s = REOPEN_MAX_BACKOFF_S;
+	A.reopen_at_ns = mono_ns() + (uint64_t)A.reopen_backoff_s * 1000000000u;
+}
+
+/* A log that could not be opened: try again if the backoff allows. 0 once it is open. */
+static int try_reopen(void)
+{
+	uint64_t lost = A.lost; /* recorded (and reset) by the opening */
+	int ret;
+
+	if (mono_ns() < A.reopen_at_ns)
+		return -A.fail_errno;
+	/* Opening records audit-reopen, through record(), which must not come back here. */
+	A.unopened = false;
+	ret = open_log();
+	if (ret) {
+		A.unopened = true;
+		schedule_reopen(ret);
+		return ret;
+	}
+	A.reopen_backoff_s = 0;
+	log_notice("audit log %s: open now, after %" PRIu64 " event%s that could not be "
+		   "recorded",
+		   A.path, lost, lost == 1 ? "" : "s");
+	return 0;
 }
 
 /* Say in the log itself how many events it is missing, before anything else goes in. */
@@ -263,17 +364,25 @@ static int flush_lost(void)
 
 static void record(const char *event, const struct vpnd_audit_field *f, size_t n, enum kind kind)
 {
-	int ret = flush_lost();
+	int ret;
 
+	if (A.unopened && (ret = try_reopen()) < 0) {
+		vpnd_store_note(VPND_STORE_AUDIT, A.path, -ret);
+		if (kind == K_RECORD)
+			count_lost();
+		return;
+	}
+	ret = flush_lost();
 	if (!ret)
 		ret = emit(event, f, n, kind);
 	if (ret) {
 		note_failure(ret);
 		if (kind == K_RECORD)
-			A.lost++;
+			count_lost();
 		return;
 	}
 	A.failing = false;
+	vpnd_store_note(VPND_STORE_AUDIT, A.path, 0);
 }
 
 static void checkpoint(enum kind kind, const char *reason)
@@ -402,13 +511,15 @@ void vpnd_audit_tick(void)
 {
 	if (!A.open)
 		return;
+	if (A.unopened)
+		try_reopen();
 	flush_summaries();
 	A.rotate_paused = false;
 	if (A.since_checkpoint)
 		checkpoint(K_CHECKPOINT, NULL);
 	if (A.failing && A.lost > A.lost_reported) {
-		log_err("audit log %s: still cannot write: %s; %" PRIu64 " events lost so far",
-			A.path, strerror(A.fail_errno), A.lost);
+		log_err("audit log %s: still cannot write: %s (%s); %" PRIu64 " events lost so far",
+			A.path, strerror(A.fail_errno), vpnd_errno_name(A.fail_errno), A.lost);
 		A.lost_reported = A.lost;
 	}
 	A.fail_logged = false;
@@ -442,8 +553,11 @@ static int open_file(void)
 
 	fd = vpnd_audit_open_locked(A.path, O_CREAT);
 	if (fd < 0) {
-		log_err("audit-log %s: cannot open it: %s", A.path,
-			fd == -EBUSY ? "another vpnd is writing it" : strerror(-fd));
+		if (fd == -EBUSY)
+			log_err("audit-log %s: cannot open it: another vpnd is writing it", A.path);
+		else
+			log_err("audit-log %s: cannot open it: %s (%s)", A.path, strerror(-fd),
+				vpnd_errno_name(-fd));
 		return fd;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -467,10 +581,17 @@ static int open_file(void)
 			    "audit log %s: the previous run did not close it (crash?): its records "
 			    "after its last checkpoint were not signed by it",
 			    A.path);
-		/* A full disk is no reason not to start: the loss is counted like any other. */
-		record(VPND_AUDIT_EV_REOPEN,
-		       (struct vpnd_audit_field[]){VPND_AUDIT_BOOL("previous_closed", t.closed)}, 1,
-		       K_RECORD);
+		/* First in this run's part of the file, before the audit-lost of a log that
+		 * could not be opened until now (a verifier expects a run to begin so). A full
+		 * disk is no reason not to start: the loss is counted like any other. */
+		ret =
+		    emit(VPND_AUDIT_EV_REOPEN,
+			 (struct vpnd_audit_field[]){VPND_AUDIT_BOOL("previous_closed", t.closed)},
+			 1, K_RECORD);
+		if (ret) {
+			note_failure(ret);
+			count_lost();
+		}
 		return 0;
 	}
 	/* The file cannot be continued: keep it as it is under a new name. */
@@ -532,10 +653,21 @@ int vpnd_audit_open(const struct vpnd_audit_settings *s, int epfd)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	if ((ret = vpnd_audit_make_parent_dirs(A.path, "audit-log")) < 0 ||
-	    (ret = vpnd_audit_make_parent_dirs(A.key_file, "audit-key-file")) < 0 ||
-	    (ret = vpnd_audit_key_load(&A.key, A.key_file)) < 0 || (ret = open_file()) < 0)
+	vpnd_store_set_location(VPND_STORE_AUDIT, A.path);
+	ret = open_log();
+	if (ret < 0 && !storage_trouble(ret))
 		goto fail;
+	if (ret < 0) {
+		/* The tunnel matters more than the record of it: run, count what cannot be
+		 * recorded, and write that count into the log once it opens. */
+		log_err("audit log %s: cannot open it: %s (%s); vpnd runs without it, counts the "
+			"events it cannot record, and tries again (at least every %d s)",
+			A.path, strerror(-ret), vpnd_errno_name(-ret), REOPEN_MAX_BACKOFF_S);
+		A.unopened = A.failing = A.fail_logged = true;
+		A.fail_logged_errno = -ret;
+		vpnd_store_note(VPND_STORE_AUDIT, A.path, -ret);
+		schedule_reopen(ret);
+	}
 	if (epfd >= 0) {
 		A.timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		A.timer.handler = on_timer;
@@ -548,7 +680,8 @@ int vpnd_audit_open(const struct vpnd_audit_settings *s, int epfd)
 		A.epfd = epfd;
 	}
 	A.open = true;
-	log_info("audit log %s (key %s), record %" PRIu64, A.path, A.key_file, A.seq);
+	if (!A.unopened)
+		log_info("audit log %s (key %s), record %" PRIu64, A.path, A.key_file, A.seq);
 	return 0;
 fail:
 	if (ret == -ENOMEM)
@@ -593,6 +726,8 @@ void vpnd_audit_get_stats(struct vpnd_audit_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->seq = A.seq;
 	st->lost = A.lost;
+	st->lost_total = A.lost_total;
+	st->unopened = A.unopened;
 	st->rotations = A.rotations;
 	st->failing = A.failing;
 	if (A.path)

@@ -48,7 +48,12 @@ struct vpnd_audit_field {
  * continue the chain of an existing file (or, if its end is unreadable, move it aside
  * and start a new chain, saying so in the log and with log_err), and register the
  * checkpoint timer in epfd (-1: none; the caller then calls vpnd_audit_tick). 0, or
- * -errno after log_err saying what and where: vpnd does not start without its log. */
+ * -errno after log_err saying what and where when the configuration is at fault (a
+ * file in the way, a bad key, another vpnd writing the log): vpnd does not start then.
+ * Trouble with the disk (full, read-only, I/O errors, no permission) is no reason to
+ * keep the tunnel down: the log is then open without a file (0, log_err, the store
+ * marked failing), events are counted as lost, and opening is tried again, with a
+ * growing pause, on the next event or tick until it works. */
 int vpnd_audit_open(const struct vpnd_audit_settings *s, int epfd);
 bool vpnd_audit_is_open(void);
 /* A reloaded configuration's audit settings: the rotation size applies at once; another
@@ -82,10 +87,12 @@ void vpnd_audit_tick(void);
 /* A closing checkpoint (signed, fsync'd), then close the file and wipe the key. */
 void vpnd_audit_close(void);
 
-/* ---- for tests ---- */
+/* ---- for tests and the storage report (storage_health.c) ---- */
 struct vpnd_audit_stats {
-	uint64_t seq;  /* of the last line written */
-	uint64_t lost; /* events not written since the last success */
+	uint64_t seq;	     /* of the last line written */
+	uint64_t lost;	     /* events not written since the last success */
+	uint64_t lost_total; /* events not written since the log was opened */
+	bool unopened;	     /* the file could not be opened yet (vpnd runs without it) */
 	uint64_t rotations;
 	bool failing;	    /* the last write failed */
 	char current[4096]; /* path of the file being written */

@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "daemon/config_secret.h"
+#include "daemon/config_policy.h"
 #include "daemon/config_text.h"
 #include "daemon/config_values.h"
 #include "vpnd/control.h"
@@ -52,6 +54,7 @@ struct key_use {
 	uint8_t key[VPND_KEY_LEN];
 	unsigned peer; /* NO_PEER: the interface's own key */
 	int line;
+	bool next; /* the peer's next-public-key */
 };
 
 struct loader {
@@ -60,6 +63,7 @@ struct loader {
 	cfg_t *root;
 	bool oom;
 	bool in_peer; /* between a peer section's opening and closing brace */
+	int policy_end; /* line where the first policy section closes; 0: none yet */
 	struct problem *problems;
 	unsigned n_problems, cap_problems;
 	struct section_mark *marks;
@@ -163,7 +167,7 @@ static int read_value(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *resul
 	}
 	v->line = cfg->line;
 	memcpy(v->text, value, n + 1);
-	if (l && cfg != l->root && !l->in_peer) {
+	if (l && cfg != l->root && !l->in_peer && strcmp(cfg->name, "peer") == 0) {
 		struct section_mark *m = &l->marks[l->n_marks];
 
 		m->title = strdup(cfg->title ? cfg->title : "");
@@ -180,6 +184,21 @@ static int read_value(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *resul
 	return 0;
 }
 
+/* libconfuse merges a second policy section into the first, list by list: say so instead. */
+static int policy_closed(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)opt;
+	if (!parsing)
+		return 0;
+	if (parsing->policy_end)
+		problem(parsing, cfg->line,
+			"policy: a second policy section (the first ends at line %d)",
+			parsing->policy_end);
+	else
+		parsing->policy_end = cfg->line;
+	return 0;
+}
+
 static int peer_closed(cfg_t *cfg, cfg_opt_t *opt)
 {
 	(void)cfg;
@@ -193,28 +212,44 @@ static cfg_t *parse(struct loader *l, const char *text)
 {
 	cfg_opt_t peer_opts[] = {
 	    CFG_PTR_CB("public-key", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("next-public-key", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("preshared-key-file", 0, CFGF_NODEFAULT, read_value, free),
-	    CFG_PTR_CB("endpoint", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("preshared-key", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("endpoint", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_LIST_CB("allowed-ips", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("persistent-keepalive", "0", CFGF_NONE, read_value, free),
+	    CFG_END(),
+	};
+	cfg_opt_t policy_opts[] = {
+	    CFG_PTR_CB("default", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("allow", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("deny", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_END(),
 	};
 	cfg_opt_t opts[] = {
 	    CFG_PTR_CB("interface", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("private-key-file", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("private-key", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("public-endpoint", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("listen-port", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_LIST_CB("address", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_LIST_CB("networks", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("mtu", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("control-socket", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("control-socket-mode", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("rekey-after-time", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("endpoint-refresh", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("uapi", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("offload", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("uapi-socket", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("metrics-listen", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("state-directory", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("revoked-keys-file", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("audit-log", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("audit-key-file", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("audit-rotate-size", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE),
+	    CFG_SEC("policy", policy_opts, CFGF_NONE),
 	    CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -227,6 +262,7 @@ static cfg_t *parse(struct loader *l, const char *text)
 	l->root = cfg;
 	cfg_set_error_function(cfg, confuse_error);
 	cfg_set_validate_func(cfg, "peer", peer_closed);
+	cfg_set_validate_func(cfg, "policy", policy_closed);
 	parsing = l;
 	rc = cfg_parse_buf(cfg, text);
 	parsing = NULL;
@@ -287,12 +323,35 @@ static bool read_key_file(struct loader *l, const struct cval *v, const char *op
 	return false;
 }
 
+/* A key written inline: then this file holds a secret and must be as private as a key
+ * file. The value is never quoted in a message. */
+static bool read_inline_key(struct loader *l, const struct cval *v, const char *opt,
+			    uint8_t key[VPND_KEY_LEN])
+{
+	char why[256];
+	const char *mode_problem;
+
+	if (!vpnd_key_from_base64(key, v->text)) {
+		problem(l, v->line, "%s: the key %s", opt,
+			config_key_problem(v->text, why, sizeof(why)));
+		return false;
+	}
+	mode_problem = config_secret_file_problem(l->path, why, sizeof(why));
+	if (mode_problem) {
+		problem(l, v->line, "%s: %s", opt, mode_problem);
+		sodium_memzero(key, VPND_KEY_LEN);
+		return false;
+	}
+	return true;
+}
+
 static void add_key(struct loader *l, const uint8_t key[VPND_KEY_LEN], unsigned peer, int line)
 {
 	if (!grow(&l->keys, &l->cap_keys, l->n_keys, sizeof(*l->keys), l))
 		return;
 	memcpy(l->keys[l->n_keys].key, key, VPND_KEY_LEN);
 	l->keys[l->n_keys].peer = peer;
+	l->keys[l->n_keys].next = false;
 	l->keys[l->n_keys++].line = line;
 }
 
@@ -413,6 +472,7 @@ static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 	char def[128], *key_def = NULL;
 
 	c->uapi = get_bool(l, cfg, "uapi", true);
+	c->offload = get_bool(l, cfg, "offload", true);
 	snprintf(def, sizeof(def), "/run/wireguard/%s.sock", c->interface);
 	c->uapi_socket = get_path(l, cfg, "uapi-socket", def);
 
@@ -441,9 +501,29 @@ static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 						  1UL << 40, 64UL << 20);
 }
 
+/* What vpnd keeps across restarts: the state directory, and the revocation list that
+ * lives there unless it is put elsewhere (e.g. a file shared by the gateways). */
+static void load_state_paths(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	char *def = NULL;
+
+	c->state_directory = get_path(l, cfg, "state-directory", VPND_STATE_DIR);
+	if (!c->state_directory)
+		return;
+	if (asprintf(&def, "%s/%s.revoked", c->state_directory, c->interface) < 0) {
+		l->oom = true;
+		return;
+	}
+	c->revoked_keys_file = get_path(l, cfg, "revoked-keys-file", def);
+	free(def);
+}
+
 static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
-	const struct cval *v = value(cfg, "interface");
+	const struct cval *v = value(cfg, "interface"), *inline_key;
+	struct vpnd_endpoint_entry public_endpoint;
+	bool have_key = false;
+	char why[160];
 
 	if (!v)
 		problem(l, 0, "interface is required");
@@ -456,25 +536,54 @@ static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 		memcpy(c->interface, v->text, strlen(v->text) + 1);
 
 	v = value(cfg, "private-key-file");
-	if (!v) {
-		problem(l, 0, "private-key-file is required");
-	} else if (read_key_file(l, v, "private-key-file", &c->private_key_file, c->private_key)) {
+	inline_key = value(cfg, "private-key");
+	if (v && inline_key) {
+		problem(l, inline_key->line,
+			"private-key: give either private-key or private-key-file (line %d), not "
+			"both",
+			v->line);
+	} else if (!v && !inline_key) {
+		problem(l, 0, "private-key-file is required (or private-key: the key inline)");
+	} else if (inline_key) {
+		/* The file holding the key is this one: messages about the key name it. */
+		if (!(c->private_key_file = strdup(l->path)))
+			l->oom = true;
+		v = inline_key;
+		have_key = c->private_key_inline =
+		    read_inline_key(l, inline_key, "private-key", c->private_key);
+	} else {
+		have_key = read_key_file(l, v, "private-key-file", &c->private_key_file,
+					 c->private_key);
+	}
+	if (have_key) {
 		/* As WireGuard does when a key is set: the engine then holds the scalar it
 		 * uses, and the public key is the one `wg pubkey` prints. */
 		vpnd_key_clamp(c->private_key);
 		if (crypto_scalarmult_base(c->public_key, c->private_key) != 0)
-			problem(l, v->line, "private-key-file: the key has no public key");
+			problem(l, v->line, "%s: the key has no public key",
+				c->private_key_inline ? "private-key" : "private-key-file");
 		else
 			add_key(l, c->public_key, NO_PEER, v->line);
 	}
+
+	/* Checked as an endpoint is, never looked up: it is the name the other sites
+	 * resolve, which this gateway may not see the same way. */
+	v = value(cfg, "public-endpoint");
+	if (v && vpnd_endpoint_parse(v->text, &public_endpoint, why, sizeof(why)) < 0)
+		problem(l, v->line, "public-endpoint: '%s' %s", v->text, why);
+	else if (v && !(c->public_endpoint = strdup(v->text)))
+		l->oom = true;
 
 	c->listen_port = (uint16_t)get_uint(l, cfg, "listen-port", 0, 65535, VPND_DEFAULT_PORT);
 	c->mtu = get_uint(l, cfg, "mtu", VPND_MIN_MTU, VPND_MAX_MTU, VPND_DEFAULT_MTU);
 	c->rekey_after_time = get_uint(l, cfg, "rekey-after-time", 1, VPND_DEFAULT_REKEY_AFTER_TIME,
 				       VPND_DEFAULT_REKEY_AFTER_TIME);
+	c->endpoint_refresh = get_uint(l, cfg, "endpoint-refresh", 0, VPND_MAX_ENDPOINT_REFRESH,
+				       VPND_DEFAULT_ENDPOINT_REFRESH);
 	load_addresses(l, cfg, c);
 	load_control_socket(l, cfg, c);
 	load_operations(l, cfg, c);
+	load_state_paths(l, cfg, c);
 }
 
 /* ---- peers --------------------------------------------------------------------------- */
@@ -531,10 +640,83 @@ static void load_allowed_ips(struct loader *l, cfg_t *sec, struct vpnd_peer_conf
 	}
 }
 
+/* Key rotation: the key the peer will switch to. It names the peer as much as its
+ * public-key does, so no other peer may have it either. */
+static void load_next_public_key(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p,
+				 unsigned idx, bool have_public_key)
+{
+	const struct cval *v = value(sec, "next-public-key");
+	char why[160];
+
+	if (!v)
+		return;
+	if (!vpnd_key_from_base64(p->next_public_key, v->text)) {
+		problem(l, v->line, "next-public-key: '%s' %s", v->text,
+			config_key_problem(v->text, why, sizeof(why)));
+		return;
+	}
+	if (have_public_key && sodium_memcmp(p->next_public_key, p->public_key, 32) == 0) {
+		problem(l, v->line, "next-public-key: peer '%s': this is its public-key already",
+			p->name);
+		return;
+	}
+	p->has_next_public_key = true;
+	add_key(l, p->next_public_key, idx, v->line);
+	if (l->n_keys && l->keys[l->n_keys - 1].line == v->line)
+		l->keys[l->n_keys - 1].next = true;
+}
+
+/* endpoint: "host:port" or a list of them, tried in order. Each is checked here, with its
+ * line; names are looked up by the running daemon (endpoints.c), so one that does not
+ * resolve yet is no error. */
+static void load_endpoints(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p)
+{
+	char why[64 + VPND_ENDPOINT_TEXT_MAX];
+	const struct cval *v;
+	size_t len = 0;
+	unsigned i, j, n;
+
+	p->endpoint.addr.sa.sa_family = AF_UNSPEC;
+	if (!cfg_size(sec, "endpoint"))
+		return;
+	p->endpoints = list_array(l, sec, "endpoint", VPND_MAX_ENDPOINTS, "endpoints",
+				  sizeof(*p->endpoints), &n);
+	if (!p->endpoints)
+		return;
+	for (i = 0; i < n; i++) {
+		v = cfg_getnptr(sec, "endpoint", i);
+		len += strlen(v->text) + 2;
+		for (j = 0; j < i; j++) {
+			const struct cval *before = cfg_getnptr(sec, "endpoint", j);
+
+			if (!strcmp(v->text, before->text))
+				break;
+		}
+		if (j < i)
+			problem(l, v->line, "endpoint: '%s' is listed twice", v->text);
+		else if (vpnd_endpoint_parse(v->text, &p->endpoints[p->n_endpoints], why,
+					     sizeof(why)) < 0)
+			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
+		else
+			p->n_endpoints++;
+	}
+	p->endpoint_spec = calloc(1, len + 1);
+	if (!p->endpoint_spec) {
+		l->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v = cfg_getnptr(sec, "endpoint", i);
+		strcat(strcat(p->endpoint_spec, i ? ", " : ""), v->text);
+	}
+	if (p->n_endpoints && p->endpoints[0].numeric)
+		p->endpoint = p->endpoints[0].addr;
+}
+
 static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, unsigned idx)
 {
 	const char *name = cfg_title(sec) ? cfg_title(sec) : "";
-	const struct cval *v;
+	const struct cval *v, *inline_psk;
 	char why[160];
 
 	p->line = section_line(l, sec);
@@ -551,22 +733,23 @@ static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, un
 			config_key_problem(v->text, why, sizeof(why)));
 	else
 		add_key(l, p->public_key, idx, v->line);
+	load_next_public_key(l, sec, p, idx, v && !sodium_is_zero(p->public_key, 32));
 
 	v = value(sec, "preshared-key-file");
-	if (v)
+	inline_psk = value(sec, "preshared-key");
+	if (v && inline_psk)
+		problem(l, inline_psk->line,
+			"preshared-key: give either preshared-key or preshared-key-file (line "
+			"%d), not both",
+			v->line);
+	else if (v)
 		p->has_preshared_key = read_key_file(l, v, "preshared-key-file",
 						     &p->preshared_key_file, p->preshared_key);
+	else if (inline_psk)
+		p->has_preshared_key =
+		    read_inline_key(l, inline_psk, "preshared-key", p->preshared_key);
 
-	p->endpoint.addr.sa.sa_family = AF_UNSPEC;
-	v = value(sec, "endpoint");
-	if (v) {
-		p->endpoint_spec = strdup(v->text);
-		if (!p->endpoint_spec)
-			l->oom = true;
-		else if (!config_resolve_endpoint(v->text, &p->endpoint, why, sizeof(why)))
-			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
-	}
-
+	load_endpoints(l, sec, p);
 	load_allowed_ips(l, sec, p, idx);
 	p->persistent_keepalive = (uint16_t)get_uint(l, sec, "persistent-keepalive", 0, 65535, 0);
 }
@@ -633,13 +816,12 @@ static void check_public_keys(struct loader *l, const struct vpnd_config *c)
 		if (memcmp(k->key, f->key, VPND_KEY_LEN))
 			first = i;
 		else if (f->peer == NO_PEER)
-			problem(l, k->line,
-				"public-key: peer '%s' has this interface's own public key",
-				c->peers[k->peer].name);
+			problem(l, k->line, "%s: peer '%s' has this interface's own public key",
+				k->next ? "next-public-key" : "public-key", c->peers[k->peer].name);
 		else
-			problem(l, k->line,
-				"public-key: peer '%s' has the same key as peer '%s' (line %d)",
-				c->peers[k->peer].name, c->peers[f->peer].name, f->line);
+			problem(l, k->line, "%s: peer '%s' has the same key as peer '%s' (line %d)",
+				k->next ? "next-public-key" : "public-key", c->peers[k->peer].name,
+				c->peers[f->peer].name, f->line);
 	}
 }
 
@@ -683,6 +865,54 @@ static void check_allowed_ips(struct loader *l, const struct vpnd_config *c)
 				config_format_prefix(buf, k->ip.family, k->ip.addr, k->ip.cidr),
 				c->peers[f->peer].name, f->line);
 	}
+}
+
+/* ---- the site: networks and policy (config_policy.c) -------------------------------- */
+
+static void site_problem(void *ctx, int line, const char *msg)
+{
+	problem(ctx, line, "%s", msg);
+}
+
+/* The values of a list option with their lines; NULL (and *n 0) when out of memory. */
+static struct config_item *items(struct loader *l, cfg_t *sec, const char *name, unsigned *n)
+{
+	struct config_item *it;
+	unsigned i;
+
+	*n = sec ? cfg_size(sec, name) : 0;
+	it = calloc(*n + 1, sizeof(*it));
+	if (!it) {
+		l->oom = true;
+		*n = 0;
+		return NULL;
+	}
+	for (i = 0; i < *n; i++) {
+		const struct cval *v = cfg_getnptr(sec, name, i);
+
+		it[i] = (struct config_item){v->text, v->line};
+	}
+	return it;
+}
+
+static void load_site(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	cfg_t *pol = cfg_size(cfg, "policy") ? cfg_getsec(cfg, "policy") : NULL;
+	struct config_site_input in = {.problem = site_problem, .ctx = l};
+	struct config_item *networks, *def, *allow, *deny;
+	unsigned n_def;
+
+	in.networks = networks = items(l, cfg, "networks", &in.n_networks);
+	def = items(l, pol, "default", &n_def);
+	in.def = n_def ? def : NULL;
+	in.allow = allow = items(l, pol, "allow", &in.n_allow);
+	in.deny = deny = items(l, pol, "deny", &in.n_deny);
+	if (networks && def && allow && deny && !config_site_load(&in, c))
+		l->oom = true;
+	free(networks);
+	free(def);
+	free(allow);
+	free(deny);
 }
 
 /* ---- the interface of this file ------------------------------------------------------ */
@@ -764,6 +994,7 @@ struct vpnd_config *vpnd_config_load(const char *path, struct vpnd_config_errors
 	check_peer_names(&l);
 	check_public_keys(&l, c);
 	check_allowed_ips(&l, c);
+	load_site(&l, cfg, c);
 out:
 	if (l.n_problems || l.oom) {
 		vpnd_config_free(c);
@@ -794,9 +1025,11 @@ void vpnd_config_free(struct vpnd_config *c)
 		sodium_memzero(p->preshared_key, sizeof(p->preshared_key));
 		free(p->preshared_key_file);
 		free(p->endpoint_spec);
+		free(p->endpoints);
 		free(p->allowed_ips);
 	}
 	free(c->peers);
+	config_site_free(c);
 	sodium_memzero(c->private_key, sizeof(c->private_key));
 	free(c->private_key_file);
 	free(c->addresses);
@@ -805,6 +1038,9 @@ void vpnd_config_free(struct vpnd_config *c)
 	free(c->metrics_listen);
 	free(c->audit_log);
 	free(c->audit_key_file);
+	free(c->state_directory);
+	free(c->revoked_keys_file);
+	free(c->public_endpoint);
 	free(c->path);
 	free(c);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "show.h"
+#include "storage_health.h"
 #include "tunnel/peer.h"
 #include "tunnel/stats.h"
 #include "vpnd/key.h"
@@ -89,6 +90,9 @@ static const struct {
      offsetof(struct wg_peer_stats, tx_packets)},
     {"vpnd_peer_handshakes_total", "Handshakes completed with the peer.",
      offsetof(struct wg_peer_stats, handshakes)},
+    {"vpnd_peer_relayed_packets_total",
+     "IP packets from the peer that this gateway relayed on to another peer.",
+     offsetof(struct wg_peer_stats, relayed_packets)},
 };
 
 static uint64_t stat_at(const struct wg_peer *p, size_t offset)
@@ -135,6 +139,56 @@ static void device_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input
 	}
 }
 
+/* How the packet path batches: system calls against packets show what offloads do. */
+static void datapath_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *in)
+{
+	const struct vpnd_datapath_stats *d = in->datapath;
+
+	device_counter(r, in, "vpnd_tun_reads_total", "Reads from the TUN device.", d->tun_reads);
+	device_counter(r, in, "vpnd_tun_writes_total", "Writes to the TUN device.", d->tun_writes);
+	device_counter(r, in, "vpnd_tun_write_errors_total",
+		       "Packets the TUN device refused (queue full or device gone).",
+		       d->tun_write_errors);
+	device_counter(r, in, "vpnd_tun_super_packets_total",
+		       "TUN reads that were TSO/USO super-packets cut into several packets.",
+		       d->super_packets);
+	device_counter(r, in, "vpnd_tun_bad_offload_total",
+		       "TUN reads whose offload header could not be honoured (dropped).",
+		       d->bad_offload);
+	device_counter(r, in, "vpnd_udp_reads_total", "Batched reads (recvmmsg) that returned data.",
+		       d->udp_reads);
+	device_counter(r, in, "vpnd_udp_gro_buffers_total",
+		       "Received buffers that held several datagrams (UDP GRO).", d->gro_buffers);
+	device_counter(r, in, "vpnd_udp_send_calls_total",
+		       "System calls that sent datagrams (one may carry many).", in->udp_send_calls);
+	device_counter(r, in, "vpnd_udp_send_errors_total", "Datagrams the kernel refused to send.",
+		       in->udp_send_errors);
+}
+
+/* Denials by the rule that decided them: each deny rule of the policy, and "default". */
+static void policy_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *in)
+{
+	struct vpnd_policy_rule_info rule;
+
+	family(r, "vpnd_policy_denied_total", "counter",
+	       "Packets from peers the site policy denied, by the rule that denied them "
+	       "(\"default\": no rule matched and the default is deny).");
+	vpnd_reply_printf(r, "vpnd_policy_denied_total{");
+	device_labels(r, in);
+	vpnd_reply_printf(r, ",rule=\"default\"} %" PRIu64 "\n",
+			  vpnd_policy_default_denied(in->policy));
+	for (unsigned i = 0; i < vpnd_policy_rule_count(in->policy); i++) {
+		vpnd_policy_rule(in->policy, i, &rule);
+		if (rule.allow)
+			continue;
+		vpnd_reply_printf(r, "vpnd_policy_denied_total{");
+		device_labels(r, in);
+		vpnd_reply_printf(r, ",rule=\"");
+		vpnd_metrics_label_value(r, rule.text);
+		vpnd_reply_printf(r, "\"} %" PRIu64 "\n", rule.denied);
+	}
+}
+
 static void peer_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *in)
 {
 	const struct wg_peer *first = wg_engine_peers(in->engine);
@@ -147,6 +201,14 @@ static void peer_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *
 		vpnd_reply_printf(r, "vpnd_peer_up{");
 		peer_labels(r, in, p);
 		vpnd_reply_printf(r, "} %d\n", up);
+	}
+
+	family(r, "vpnd_peer_revoked", "gauge",
+	       "1 while the peer is revoked (its key is in the revocation list), else 0.");
+	for (const struct wg_peer *p = first; p; p = p->next) {
+		vpnd_reply_printf(r, "vpnd_peer_revoked{");
+		peer_labels(r, in, p);
+		vpnd_reply_printf(r, "} %d\n", p->revoked);
 	}
 
 	for (size_t c = 0; c < sizeof(peer_counters) / sizeof(peer_counters[0]); c++) {
@@ -190,5 +252,10 @@ static void peer_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *
 void vpnd_metrics_render(struct vpnd_reply *r, const struct vpnd_metrics_input *in)
 {
 	device_metrics(r, in);
+	if (in->datapath)
+		datapath_metrics(r, in);
+	if (in->policy)
+		policy_metrics(r, in);
 	peer_metrics(r, in);
+	vpnd_store_metrics(r, in->interface);
 }

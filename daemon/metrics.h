@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "datapath.h"
+#include "policy.h"
 #include "reply.h"
 #include "tunnel/engine.h"
 
@@ -18,6 +20,11 @@ struct vpnd_metrics_input {
 	/* Handshakes completed since vpnd started, with peers since removed included, so
 	 * that the total never goes down. */
 	uint64_t handshakes_completed;
+	/* The batched packet path's counters (NULL: not shown). */
+	const struct vpnd_datapath_stats *datapath;
+	uint64_t udp_send_calls, udp_send_errors;
+	/* The site policy in force: its denials by rule (NULL: none shown). */
+	const struct vpnd_policy *policy;
 };
 
 /* Append the whole exposition. Reads the engine, never changes it. */

@@ -1,146 +1,32 @@
 /* Live reload: read the config again, refuse it whole if anything is wrong, otherwise
- * apply only the difference so that unchanged peers keep their sessions. Also the
- * bookkeeping of routes and addresses on the TUN, shared with startup and shutdown. */
+ * apply only the difference so that unchanged peers keep their sessions.
+ *
+ * The order is what makes "refused" mean "nothing changed": first everything that can
+ * still fail (the listen port, the MTU, the addresses, the metrics listener), each undone
+ * when a later one fails; then what cannot fail for a config that loaded (keys, peers,
+ * routes), which is only logged if the kernel or memory lets it down. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
 #include <sodium.h>
 
 #include "audit_events.h"
+#include "endpoints.h"
+#include "key_index.h"
 #include "log.h"
 #include "notify.h"
 #include "runtime.h"
 
-static bool prefix_eq(const struct vpnd_prefix *a, const struct vpnd_prefix *b)
-{
-	return a->family == b->family && a->len == b->len &&
-	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
-}
-
-bool vpnd_prefix_set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
-{
-	for (unsigned i = 0; i < s->count; i++)
-		if (prefix_eq(&s->items[i], p))
-			return true;
-	return false;
-}
-
-int vpnd_prefix_set_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p)
-{
-	struct vpnd_prefix *grown;
-
-	if (vpnd_prefix_set_has(s, p))
-		return 0;
-	grown = realloc(s->items, (s->count + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	s->items = grown;
-	s->items[s->count++] = *p;
-	return 0;
-}
-
-/* The network an interface address implies: the kernel already routes it on the TUN. */
-static void connected_prefix(const struct vpnd_address *a, struct vpnd_prefix *out)
-{
-	unsigned bytes = a->family == AF_INET ? 4 : 16;
-
-	memset(out, 0, sizeof(*out));
-	out->family = a->family;
-	out->len = a->prefixlen;
-	memcpy(out->addr, a->addr, bytes);
-	for (unsigned bit = a->prefixlen; bit < bytes * 8; bit++)
-		out->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
-}
-
-int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_set *routes,
-			      struct vpnd_prefix_set *addresses)
-{
-	struct vpnd_prefix_set connected = {0};
-	struct vpnd_prefix p;
-	int ret = 0;
-
-	for (unsigned i = 0; i < c->n_addresses && !ret; i++) {
-		memset(&p, 0, sizeof(p));
-		p.family = c->addresses[i].family;
-		p.len = c->addresses[i].prefixlen;
-		memcpy(p.addr, c->addresses[i].addr, 16);
-		ret = vpnd_prefix_set_add(addresses, &p);
-		connected_prefix(&c->addresses[i], &p);
-		if (!ret)
-			ret = vpnd_prefix_set_add(&connected, &p);
-	}
-	for (unsigned i = 0; i < c->n_peers && !ret; i++) {
-		const struct vpnd_peer_conf *pc = &c->peers[i];
-		for (unsigned j = 0; j < pc->n_allowed_ips && !ret; j++) {
-			memset(&p, 0, sizeof(p));
-			p.family = pc->allowed_ips[j].family;
-			p.len = pc->allowed_ips[j].cidr;
-			memcpy(p.addr, pc->allowed_ips[j].addr, 16);
-			/* Replacing the kernel's own connected route would lose its
-			 * preferred source address; it already points at the TUN. */
-			if (!vpnd_prefix_set_has(&connected, &p))
-				ret = vpnd_prefix_set_add(routes, &p);
-		}
-	}
-	vpnd_prefix_set_free(&connected);
-	return ret;
-}
-
-static const char *prefix_str(const struct vpnd_prefix *p, char buf[INET6_ADDRSTRLEN + 5])
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(p->family, p->addr, ip, sizeof(ip));
-	snprintf(buf, INET6_ADDRSTRLEN + 5, "%s/%u", ip, p->len);
-	return buf;
-}
-
-int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *have,
-			       const struct vpnd_prefix_set *want, bool routes)
-{
-	const char *what = routes ? "route" : "address";
-	char buf[INET6_ADDRSTRLEN + 5];
-	int ret, first_err = 0;
-
-	/* Removals first, so a prefix that moves between forms never collides. */
-	for (unsigned i = 0; i < have->count;) {
-		struct vpnd_prefix *p = &have->items[i];
-		if (vpnd_prefix_set_has(want, p)) {
-			i++;
-			continue;
-		}
-		ret = routes ? vpnd_netlink_route(rt->nl, rt->ifindex, false, p->family, p->addr,
-						  p->len)
-			     : vpnd_netlink_address(rt->nl, rt->ifindex, false, p->family,
-						    p->addr, p->len);
-		if (ret < 0)
-			log_warn("%s: removing %s %s: %s", rt->ifname, what, prefix_str(p, buf),
-				 strerror(-ret));
-		have->items[i] = have->items[--have->count];
-	}
-	for (unsigned i = 0; i < want->count; i++) {
-		const struct vpnd_prefix *p = &want->items[i];
-		if (vpnd_prefix_set_has(have, p))
-			continue;
-		ret = routes ? vpnd_netlink_route(rt->nl, rt->ifindex, true, p->family, p->addr,
-						  p->len)
-			     : vpnd_netlink_address(rt->nl, rt->ifindex, true, p->family, p->addr,
-						    p->len);
-		if (ret < 0) {
-			log_err("%s: adding %s %s: %s", rt->ifname, what, prefix_str(p, buf),
-				strerror(-ret));
-			if (!first_err)
-				first_err = ret;
-			continue;
-		}
-		if ((ret = vpnd_prefix_set_add(have, p)) < 0 && !first_err)
-			first_err = ret;
-	}
-	return first_err;
-}
+/* What the first phase changed, so that a refusal can put it back. */
+struct undo {
+	struct wg_udp old_udp; /* the sockets before a listen-port change; fd -1: none */
+	bool udp_moved;
+	bool mtu_set;
+	bool addresses_set;
+	struct vpnd_prefix_set old_addresses;
+};
 
 static bool same_allowed_ips(const struct wg_peer *p, const struct vpnd_peer_conf *pc)
 {
@@ -167,12 +53,36 @@ static const struct vpnd_peer_conf *find_conf_by_key(const struct vpnd_config *c
 	return NULL;
 }
 
+/* Matching thousands of peers pair by pair is quadratic (10,000 took over 10 s): look keys
+ * up in sorted indexes, or walk as above when there was no memory for one. */
+static const struct vpnd_peer_conf *conf_by_key(const struct vpnd_key_index *idx,
+						const struct vpnd_config *c, const uint8_t key[32])
+{
+	return idx->ready ? vpnd_key_index_find(idx, key) : find_conf_by_key(c, key);
+}
+
+static struct wg_peer *engine_peer_by_key(const struct vpnd_key_index *idx, struct wg_engine *e,
+					  const uint8_t key[32])
+{
+	return idx->ready ? vpnd_key_index_find(idx, key) : wg_engine_find_peer(e, key);
+}
+
 static bool same_endpoint_spec(const struct vpnd_peer_conf *a, const struct vpnd_peer_conf *b)
 {
 	if (!a || !a->endpoint_spec || !b->endpoint_spec)
 		return (!a || !a->endpoint_spec) && !b->endpoint_spec;
 	return strcmp(a->endpoint_spec, b->endpoint_spec) == 0 &&
 	       wg_endpoint_eq(&a->endpoint, &b->endpoint);
+}
+
+/* The engine's preshared key is the truth: `vpnctl peer add` or the UAPI may have set
+ * another one than the applied file's. All zeros is none. */
+static bool same_preshared_key(const struct wg_peer *p, const struct vpnd_peer_conf *pc)
+{
+	static const uint8_t none[32];
+
+	return sodium_memcmp(p->handshake.preshared_key,
+			     pc->has_preshared_key ? pc->preshared_key : none, 32) == 0;
 }
 
 /* Bring a running peer in line with its new configuration, touching its sessions only
@@ -188,8 +98,7 @@ static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p,
 		snprintf(p->name, sizeof(p->name), "%s", pc->name);
 		touched = true;
 	}
-	if (!old || old->has_preshared_key != pc->has_preshared_key ||
-	    sodium_memcmp(old->preshared_key, pc->preshared_key, 32) != 0) {
+	if (!same_preshared_key(p, pc)) {
 		wg_engine_peer_set_preshared_key(rt->engine, p,
 						 pc->has_preshared_key ? pc->preshared_key : NULL);
 		touched = true;
@@ -210,12 +119,21 @@ static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p,
 			return ret;
 		touched = true;
 	}
+	/* Key rotation: a next key added, changed or withdrawn; sessions are kept. */
+	if (p->has_next_key != pc->has_next_public_key ||
+	    (pc->has_next_public_key && sodium_memcmp(p->next_key, pc->next_public_key, 32) != 0)) {
+		ret = wg_engine_peer_set_next_key(rt->engine, p,
+						  pc->has_next_public_key ? pc->next_public_key : NULL);
+		if (ret < 0)
+			return ret;
+		touched = true;
+	}
 	*changed += touched;
 	return 0;
 }
 
-/* metrics-listen: a changed address is served before the reload changes anything else,
- * so that one that cannot be served refuses the reload whole. 0 or -1. */
+/* metrics-listen: a changed address is served before the reload changes what cannot be
+ * undone, so that one that cannot be served refuses the reload whole. 0 or -1. */
 static int reload_metrics_listen(struct vpnd_runtime *rt, const struct vpnd_config *oc,
 				 const struct vpnd_config *nc, struct vpnd_reply *r)
 {
@@ -239,15 +157,138 @@ static int reload_metrics_listen(struct vpnd_runtime *rt, const struct vpnd_conf
 	return 0;
 }
 
+/* The new sockets are bound before the old ones are let go: a port that cannot be had
+ * refuses the reload and the tunnel keeps listening where it did. 0 or -1. */
+static int reload_listen_port(struct vpnd_runtime *rt, const struct vpnd_config *oc,
+			      const struct vpnd_config *nc, struct undo *u, struct vpnd_reply *r)
+{
+	int ret;
+
+	if (nc->listen_port == oc->listen_port)
+		return 0;
+	ret = vpnd_runtime_udp_move(rt, nc->listen_port, &u->old_udp);
+	if (ret < 0) {
+		vpnd_reply_error(r, "%s: listen-port %u: cannot bind that UDP port: %s; still "
+				    "listening on %u, running configuration kept",
+				 nc->path, nc->listen_port, strerror(-ret), oc->listen_port);
+		log_err("reload refused: listen-port %u: %s", nc->listen_port, strerror(-ret));
+		return -1;
+	}
+	u->udp_moved = true;
+	log_notice("listen-port %u: now listening on UDP port %u (was %u)", nc->listen_port,
+		   rt->udp.port, u->old_udp.port);
+	return 0;
+}
+
+static int reload_mtu(struct vpnd_runtime *rt, const struct vpnd_config *oc,
+		      const struct vpnd_config *nc, struct undo *u, struct vpnd_reply *r)
+{
+	int ret;
+
+	if (nc->mtu == oc->mtu)
+		return 0;
+	ret = vpnd_netlink_set_mtu(rt->nl, rt->ifindex, nc->mtu);
+	if (ret < 0) {
+		vpnd_reply_error(r, "%s: mtu %u: the kernel refused it for %s: %s; running "
+				    "configuration kept",
+				 nc->path, nc->mtu, rt->ifname, strerror(-ret));
+		log_err("reload refused: %s: setting MTU %u: %s", rt->ifname, nc->mtu,
+			strerror(-ret));
+		return -1;
+	}
+	u->mtu_set = true;
+	log_notice("%s: MTU %u (was %u)", rt->ifname, nc->mtu, oc->mtu);
+	return 0;
+}
+
+static int reload_addresses(struct vpnd_runtime *rt, const struct vpnd_config *nc,
+			    const struct vpnd_prefix_set *want, struct undo *u,
+			    struct vpnd_reply *r)
+{
+	int ret;
+
+	if (vpnd_prefix_set_copy(&u->old_addresses, &rt->addresses) < 0) {
+		vpnd_reply_error(r, "out of memory; running configuration kept");
+		return -1;
+	}
+	u->addresses_set = true;
+	ret = vpnd_runtime_sync_prefixes(rt, &rt->addresses, want, false);
+	if (ret < 0) {
+		vpnd_reply_error(r, "%s: address: the kernel refused an address for %s: %s (see "
+				    "the log); running configuration kept",
+				 nc->path, rt->ifname, strerror(-ret));
+		log_err("reload refused: addresses of %s could not all be set", rt->ifname);
+		return -1;
+	}
+	return 0;
+}
+
+/* A refusal after the first phase began: put back what it changed. */
+static void undo(struct vpnd_runtime *rt, const struct vpnd_config *oc, struct undo *u)
+{
+	if (u->addresses_set)
+		vpnd_runtime_sync_prefixes(rt, &rt->addresses, &u->old_addresses, false);
+	if (u->mtu_set)
+		vpnd_netlink_set_mtu(rt->nl, rt->ifindex, oc->mtu);
+	if (u->udp_moved)
+		vpnd_runtime_udp_restore(rt, &u->old_udp);
+	u->addresses_set = u->mtu_set = u->udp_moved = false;
+}
+
+static void reload_peers(struct vpnd_runtime *rt, const struct vpnd_config *oc,
+			 const struct vpnd_config *nc, struct vpnd_reply *r)
+{
+	unsigned added = 0, removed = 0, changed = 0;
+	struct wg_time now = vpnd_now();
+	struct vpnd_key_index nidx, oidx, eidx;
+	struct wg_peer *p, *next;
+	int ret;
+
+	vpnd_key_index_config(&nidx, nc);
+	vpnd_key_index_config(&oidx, oc);
+	/* Peers are identified by public key: a renamed peer keeps its sessions. */
+	for (p = wg_engine_peers(rt->engine); p; p = next) {
+		next = p->next;
+		if (!conf_by_key(&nidx, nc, p->handshake.remote_static)) {
+			log_info("peer %s removed", p->name);
+			vpnd_audit_peer("peer-removed", p->name, p->handshake.remote_static);
+			wg_engine_remove_peer(rt->engine, p);
+			removed++;
+		}
+	}
+	vpnd_key_index_engine(&eidx, rt->engine); /* the peers that stay */
+	for (unsigned i = 0; i < nc->n_peers; i++) {
+		const struct vpnd_peer_conf *pc = &nc->peers[i];
+		p = engine_peer_by_key(&eidx, rt->engine, pc->public_key);
+		if (p) {
+			ret = update_peer(rt, p, conf_by_key(&oidx, oc, pc->public_key), pc, now,
+					  &changed);
+		} else {
+			ret = vpnd_runtime_add_peer(rt, pc, now);
+			if (!ret) {
+				log_info("peer %s added", pc->name);
+				added++;
+			}
+		}
+		if (ret < 0)
+			log_err("peer %s: %s", pc->name, strerror(-ret));
+	}
+	vpnd_key_index_free(&nidx);
+	vpnd_key_index_free(&oidx);
+	vpnd_key_index_free(&eidx);
+	vpnd_reply_printf(r, "reload applied: %u peer%s added, %u removed, %u changed\n", added,
+			  added == 1 ? "" : "s", removed, changed);
+	log_notice("reload applied from %s: %u added, %u removed, %u changed", nc->path, added,
+		   removed, changed);
+}
+
 static int reload_apply(struct vpnd_runtime *rt, struct vpnd_reply *r)
 {
 	struct vpnd_config_errors errs = {0};
 	struct vpnd_config *nc, *oc = rt->config;
 	struct vpnd_prefix_set want_routes = {0}, want_addrs = {0};
+	struct undo u = {.old_udp = {.fd4 = -1, .fd6 = -1}};
 	struct wg_engine_settings settings;
-	struct wg_time now = vpnd_now();
-	unsigned added = 0, removed = 0, changed = 0;
-	struct wg_peer *p, *next;
 	int ret;
 
 	nc = vpnd_config_load(oc->path, &errs);
@@ -263,69 +304,60 @@ static int reload_apply(struct vpnd_runtime *rt, struct vpnd_reply *r)
 	}
 	/* What cannot change without recreating the device is refused, not half-done. */
 	if (strcmp(nc->interface, oc->interface) != 0 ||
-	    strcmp(nc->control_socket, oc->control_socket) != 0 ||
-	    nc->listen_port != oc->listen_port) {
-		vpnd_reply_error(r, "%s: interface, control-socket and listen-port need a restart "
-				    "to change; running configuration kept", nc->path);
-		log_err("reload refused: interface, control-socket or listen-port changed");
+	    strcmp(nc->control_socket, oc->control_socket) != 0) {
+		vpnd_reply_error(r, "%s: interface and control-socket need a restart to change; "
+				    "running configuration kept", nc->path);
+		log_err("reload refused: interface or control-socket changed");
+		vpnd_config_free(nc);
+		return -1;
+	}
+	/* The revocation list is read again; rotated keys go into nc as at start. */
+	if (vpnd_persistent_reload_begin(rt, nc, r) < 0) {
 		vpnd_config_free(nc);
 		return -1;
 	}
 	if (vpnd_prefixes_from_config(nc, &want_routes, &want_addrs) < 0) {
-		vpnd_reply_error(r, "out of memory");
+		vpnd_reply_error(r, "out of memory; running configuration kept");
 		ret = -1;
 		goto out;
 	}
-	if ((ret = reload_metrics_listen(rt, oc, nc, r)) < 0)
-		goto out;
 
+	/* Phase 1: what may fail, undone on a refusal. */
+	if ((ret = reload_listen_port(rt, oc, nc, &u, r)) < 0 ||
+	    (ret = reload_mtu(rt, oc, nc, &u, r)) < 0 ||
+	    (ret = reload_addresses(rt, nc, &want_addrs, &u, r)) < 0 ||
+	    (ret = reload_metrics_listen(rt, oc, nc, r)) < 0) {
+		undo(rt, oc, &u);
+		goto out;
+	}
+	if (u.udp_moved)
+		wg_udp_close(&u.old_udp);
+
+	/* Phase 2: the engine and the routes follow the file. */
 	if (sodium_memcmp(nc->private_key, oc->private_key, 32) != 0) {
-		wg_engine_set_private_key(rt->engine, nc->private_key);
-		log_notice("private key changed: all sessions restart");
+		if ((ret = wg_engine_set_private_key(rt->engine, nc->private_key)) < 0)
+			log_err("new private key not usable: %s", strerror(-ret));
+		else
+			log_notice("private key changed: all sessions restart");
 	}
 	settings = (struct wg_engine_settings){.rekey_after_time = nc->rekey_after_time,
 					       .mtu = nc->mtu};
 	wg_engine_update_settings(rt->engine, &settings);
-	if (nc->mtu != oc->mtu && (ret = vpnd_netlink_set_mtu(rt->nl, rt->ifindex, nc->mtu)) < 0)
-		log_err("%s: setting MTU %u: %s", rt->ifname, nc->mtu, strerror(-ret));
-
-	/* Peers are identified by public key: a renamed peer keeps its sessions. */
-	for (p = wg_engine_peers(rt->engine); p; p = next) {
-		next = p->next;
-		if (!find_conf_by_key(nc, p->handshake.remote_static)) {
-			log_info("peer %s removed", p->name);
-			vpnd_audit_peer("peer-removed", p->name, p->handshake.remote_static);
-			wg_engine_remove_peer(rt->engine, p);
-			removed++;
-		}
-	}
-	for (unsigned i = 0; i < nc->n_peers; i++) {
-		const struct vpnd_peer_conf *pc = &nc->peers[i];
-		p = wg_engine_find_peer(rt->engine, pc->public_key);
-		if (p) {
-			ret = update_peer(rt, p, find_conf_by_key(oc, pc->public_key), pc, now,
-					  &changed);
-		} else {
-			ret = vpnd_runtime_add_peer(rt, pc, now);
-			if (!ret) {
-				log_info("peer %s added", pc->name);
-				added++;
-			}
-		}
-		if (ret < 0)
-			log_err("peer %s: %s", pc->name, strerror(-ret));
-	}
-	vpnd_runtime_sync_prefixes(rt, &rt->addresses, &want_addrs, false);
+	rt->dp.mtu = nc->mtu; /* the packet path cuts TUN super-packets to it */
+	reload_peers(rt, oc, nc, r);
+	if (vpnd_endpoints_configure(rt->endpoints, nc, vpnd_now().mono_ns) < 0)
+		log_err("reload: out of memory: the peers' endpoint lists stay as they were");
 	vpnd_runtime_sync_prefixes(rt, &rt->routes, &want_routes, true);
+	/* The policy and what `local` is: replaced whole, counters of unchanged rules kept;
+	 * out of memory keeps the old ones (logged). */
+	vpnd_policy_guard_install(&rt->policy, rt->engine, nc);
 
 	rt->config = nc;
 	vpnd_config_free(oc);
-	vpnd_reply_printf(r, "reload applied: %u peer%s added, %u removed, %u changed\n", added,
-			  added == 1 ? "" : "s", removed, changed);
-	log_notice("reload applied from %s: %u added, %u removed, %u changed", nc->path, added,
-		   removed, changed);
+	vpnd_persistent_reload_commit(rt);
 	ret = 0;
 out:
+	vpnd_prefix_set_free(&u.old_addresses);
 	vpnd_prefix_set_free(&want_routes);
 	vpnd_prefix_set_free(&want_addrs);
 	if (ret < 0)

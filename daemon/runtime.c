@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,12 +14,17 @@
 #include <sodium.h>
 
 #include "audit_events.h"
+#include "control_keys.h"
+#include "control_peer.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "show.h"
 #include "uapi_server.h"
 #include "show_status.h"
+#include "leftovers.h"
+#include "endpoint_memory.h"
+#include "endpoints.h"
 #include "tunnel/tun.h"
 
 /* Datagrams or packets handled per readiness event before others get a turn. */
@@ -47,7 +53,7 @@ static int io_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, 
 {
 	struct vpnd_runtime *rt = ctx;
 	/* The engine hands us its peer's endpoint; udp may forget a dead source on it. */
-	int ret = wg_udp_send(&rt->udp, (struct wg_endpoint *)to, buf, len);
+	int ret = vpnd_datapath_send(&rt->dp, (struct wg_endpoint *)to, buf, len);
 
 	if (ret < 0)
 		rt->udp_send_errors++;
@@ -58,8 +64,15 @@ static void io_deliver(void *ctx, struct wg_peer *from, const uint8_t *pkt, size
 {
 	struct vpnd_runtime *rt = ctx;
 	(void)from;
-	if (wg_tun_write(rt->tun_fd, pkt, len) < 0)
-		rt->tun_write_errors++;
+	vpnd_datapath_deliver(&rt->dp, pkt, len);
+}
+
+static bool io_policy_allows(void *ctx, const struct wg_peer *from, const struct wg_peer *to,
+			     const uint8_t *pkt, size_t len)
+{
+	struct vpnd_runtime *rt = ctx;
+
+	return vpnd_policy_guard_allows(&rt->policy, from, to, pkt, len);
 }
 
 static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const char *detail)
@@ -68,6 +81,7 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 	const char *name = p ? p->name : "?";
 	uint64_t now;
 
+	vpnd_endpoints_note_event(rt->endpoints, ev, p, vpnd_now().mono_ns);
 	switch (ev) {
 	case WG_EVENT_HANDSHAKE_COMPLETE:
 		rt->handshakes_completed++;
@@ -77,6 +91,7 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 		break;
 	case WG_EVENT_HANDSHAKE_INITIATED:
 		log_debug("peer %s: sending handshake initiation (attempt %s)", name, detail);
+		vpnd_persistent_initiation_sent(rt);
 		break;
 	case WG_EVENT_PEER_UNREACHABLE:
 		log_warn("peer %s: unreachable, no handshake answered for %d seconds", name,
@@ -101,6 +116,7 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 		break;
 	case WG_EVENT_ENDPOINT_CHANGED:
 		log_info("peer %s: endpoint is now %s", name, detail);
+		vpnd_endpoint_memory_changed();
 		break;
 	case WG_EVENT_KEYS_ZEROED:
 		log_info("peer %s: session keys wiped after %d seconds unused", name,
@@ -109,10 +125,42 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 	case WG_EVENT_COOKIE_SENT:
 		log_debug("under load: answered a handshake with a cookie");
 		break;
+	case WG_EVENT_KEY_ROTATED:
+		if (p)
+			vpnd_persistent_key_rotated(rt, p);
+		break;
 	}
 }
 
 /* ---- event loop ---- */
+
+/* Offloads: TSO (and USO) on the TUN, GRO on the UDP sockets, GSO when sending. Each is
+ * probed; whatever the kernel lacks, the packet path does by hand. */
+static int datapath_start(struct vpnd_runtime *rt)
+{
+	const struct vpnd_config *cfg = rt->config;
+	unsigned granted = 0;
+	bool gro = false;
+	int ret;
+
+	if (cfg->offload) {
+		granted = wg_tun_set_offload(rt->tun_fd);
+		if (rt->udp.fd6 >= 0)
+			gro = wg_udp_enable_gro(rt->udp.fd6);
+		if (rt->udp.fd4 >= 0)
+			gro = wg_udp_enable_gro(rt->udp.fd4) || gro;
+	}
+	ret = vpnd_datapath_init(&rt->dp, rt->tun_fd, &rt->udp, cfg->mtu, cfg->offload,
+				 cfg->offload);
+	if (ret < 0) {
+		log_err("packet buffers: %s", strerror(-ret));
+		return ret;
+	}
+	rt->dp.tun_offload = granted;
+	log_info("%s: offloads %s (TUN 0x%x, UDP GRO %s)", cfg->interface,
+		 cfg->offload ? "on" : "off", granted, gro ? "on" : "off");
+	return 0;
+}
 
 static void rearm_timer(struct vpnd_runtime *rt)
 {
@@ -145,19 +193,7 @@ static void on_timer(struct vpnd_event_source *src, uint32_t events)
 
 static void on_udp(struct vpnd_runtime *rt, int fd)
 {
-	struct wg_endpoint from;
-
-	for (int i = 0; i < IO_BUDGET; i++) {
-		ssize_t n = wg_udp_recv(fd, rt->buf, sizeof(rt->buf), &from);
-		if (n == -EMSGSIZE) {
-			/* Larger than any WireGuard message: someone else's junk. */
-			wg_engine_note_drop(rt->engine, WG_DROP_MALFORMED);
-			continue;
-		}
-		if (n <= 0)
-			break;
-		wg_engine_receive(rt->engine, &from, rt->buf, (size_t)n, vpnd_now());
-	}
+	vpnd_datapath_udp_readable(&rt->dp, rt->engine, fd, IO_BUDGET);
 }
 
 static void on_udp4(struct vpnd_event_source *src, uint32_t events)
@@ -177,12 +213,7 @@ static void on_tun(struct vpnd_event_source *src, uint32_t events)
 	struct vpnd_runtime *rt = of(src, offsetof(struct vpnd_runtime, tun_src));
 	(void)events;
 
-	for (int i = 0; i < IO_BUDGET; i++) {
-		ssize_t n = wg_tun_read(rt->tun_fd, rt->buf, sizeof(rt->buf));
-		if (n <= 0)
-			break;
-		wg_engine_send(rt->engine, rt->buf, (size_t)n, vpnd_now());
-	}
+	vpnd_datapath_tun_readable(&rt->dp, rt->engine, IO_BUDGET);
 }
 
 static void on_signal(struct vpnd_event_source *src, uint32_t events)
@@ -240,6 +271,10 @@ static void show_input(struct vpnd_runtime *rt, struct vpnd_show_input *in)
 	in->engine = rt->engine;
 	in->now_real_ns = now.real_ns;
 	in->now_mono_ns = now.mono_ns;
+	in->config = rt->config;
+	in->endpoints = rt->endpoints;
+	in->policy = rt->policy.policy;
+	in->revoked = &rt->persist.revoked;
 }
 
 static void cmd_show(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)
@@ -301,7 +336,11 @@ static void metrics_render(void *ctx, struct vpnd_reply *r)
 					.engine = rt->engine,
 					.now_real_ns = now.real_ns,
 					.now_mono_ns = now.mono_ns,
-					.handshakes_completed = rt->handshakes_completed};
+					.handshakes_completed = rt->handshakes_completed,
+					.datapath = &rt->dp.stats,
+					.udp_send_calls = rt->dp.tx.sends,
+					.udp_send_errors = rt->dp.tx.errors + rt->udp_send_errors,
+					.policy = rt->policy.policy};
 
 	vpnd_metrics_render(r, &in);
 }
@@ -321,6 +360,11 @@ static const struct vpnd_control_command commands[] = {
 	{"show-dot", 0, 0, cmd_show_dot},
 	{"reload", 0, 0, cmd_reload},
 	{"metrics", 0, 0, cmd_metrics},
+	{"peer-add", 3, 6, vpnd_cmd_peer_add},
+	{"peer-remove", 1, 1, vpnd_cmd_peer_remove},
+	{"revoke", 1, 1, vpnd_cmd_revoke},
+	{"unrevoke", 1, 1, vpnd_cmd_unrevoke},
+	{"rotate-key", 0, 0, vpnd_cmd_rotate_key},
 	{NULL, 0, 0, NULL},
 };
 
@@ -339,6 +383,81 @@ static int add_source(struct vpnd_runtime *rt, struct vpnd_event_source *src, in
 	src->fd = fd;
 	src->handler = handler;
 	return vpnd_event_add(rt->epfd, src, EPOLLIN);
+}
+
+/* Put u's sockets in the event loop as the UDP sources: 0, or -errno with none added. */
+static int udp_sources_add(struct vpnd_runtime *rt, const struct wg_udp *u)
+{
+	int ret = 0;
+
+	if (u->fd6 >= 0 && (ret = add_source(rt, &rt->udp6_src, u->fd6, on_udp6)) < 0)
+		return ret;
+	if (u->fd4 >= 0 && (ret = add_source(rt, &rt->udp4_src, u->fd4, on_udp4)) < 0 &&
+	    u->fd6 >= 0)
+		vpnd_event_del(rt->epfd, &rt->udp6_src);
+	return ret;
+}
+
+static void udp_sources_del(struct vpnd_runtime *rt, const struct wg_udp *u)
+{
+	if (u->fd6 >= 0)
+		vpnd_event_del(rt->epfd, &rt->udp6_src);
+	if (u->fd4 >= 0)
+		vpnd_event_del(rt->epfd, &rt->udp4_src);
+}
+
+/* The sources are the runtime's two embedded structs, so the old sockets leave the set
+ * before the new ones join it; events of the old ones still pending in this epoll batch
+ * then read from a new socket, which at worst has nothing to read. */
+int vpnd_runtime_udp_move(struct vpnd_runtime *rt, uint16_t port, struct wg_udp *old)
+{
+	struct wg_udp next = {.fd4 = -1, .fd6 = -1};
+	int cur = rt->udp.fd6 >= 0 ? rt->udp.fd6 : rt->udp.fd4;
+	uint32_t mark = 0;
+	socklen_t len = sizeof(mark);
+	int ret;
+
+	if ((ret = wg_udp_open(&next, port)) < 0)
+		return ret;
+	/* A mark set over the UAPI (wg set fwmark) stays with the interface. */
+	if (cur >= 0 && getsockopt(cur, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark) {
+		if ((next.fd6 >= 0 &&
+		     setsockopt(next.fd6, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) ||
+		    (next.fd4 >= 0 &&
+		     setsockopt(next.fd4, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)) {
+			ret = -errno;
+			wg_udp_close(&next);
+			return ret;
+		}
+	}
+	if (rt->config->offload) {
+		if (next.fd6 >= 0)
+			wg_udp_enable_gro(next.fd6);
+		if (next.fd4 >= 0)
+			wg_udp_enable_gro(next.fd4);
+	}
+	udp_sources_del(rt, &rt->udp);
+	if ((ret = udp_sources_add(rt, &next)) < 0) {
+		/* Removing two watches made room for two. */
+		udp_sources_add(rt, &rt->udp);
+		wg_udp_close(&next);
+		return ret;
+	}
+	*old = rt->udp;
+	rt->udp = next; /* in place: the packet path holds &rt->udp */
+	return 0;
+}
+
+void vpnd_runtime_udp_restore(struct vpnd_runtime *rt, struct wg_udp *old)
+{
+	int ret;
+
+	udp_sources_del(rt, &rt->udp);
+	wg_udp_close(&rt->udp);
+	rt->udp = *old;
+	if ((ret = udp_sources_add(rt, &rt->udp)) < 0)
+		log_err("UDP port %u: cannot listen again: %s", rt->udp.port, strerror(-ret));
+	*old = (struct wg_udp){.fd4 = -1, .fd6 = -1};
 }
 
 static int setup_signals(struct vpnd_runtime *rt)
@@ -371,6 +490,8 @@ int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *
 
 	memcpy(c.public_key, pc->public_key, 32);
 	memcpy(c.preshared_key, pc->preshared_key, 32);
+	c.has_next_public_key = pc->has_next_public_key;
+	memcpy(c.next_public_key, pc->next_public_key, 32);
 	p = wg_engine_add_peer(rt->engine, &c, now);
 	sodium_memzero(c.preshared_key, sizeof(c.preshared_key));
 	if (!p)
@@ -381,13 +502,20 @@ int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *
 		return ret;
 	}
 	vpnd_audit_peer("peer-added", pc->name, pc->public_key);
+	vpnd_policy_guard_peers_changed(&rt->policy);
+	/* A listed key stays refused, whichever way its peer comes (back) in. */
+	if (vpnd_persistent_is_listed(&rt->persist, p)) {
+		wg_engine_peer_set_revoked(rt->engine, p, true);
+		log_notice("peer %s: revoked (its key is in %s)", p->name, rt->persist.revoked_path);
+	}
 	return 0;
 }
 
 int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 {
 	struct wg_engine_io io = {.ctx = rt, .send_datagram = io_send,
-				  .deliver_packet = io_deliver, .event = io_event};
+				  .deliver_packet = io_deliver, .event = io_event,
+				  .policy_allows = io_policy_allows};
 	struct wg_engine_settings settings = {.rekey_after_time = cfg->rekey_after_time,
 					      .mtu = cfg->mtu};
 	struct vpnd_prefix_set want_routes = {0}, want_addrs = {0};
@@ -416,6 +544,10 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		goto fail;
 	}
 
+	/* Before anything is changed: a live vpnd's sockets mean this one must not run. */
+	if ((ret = vpnd_leftover_socket_check("control-socket", cfg->control_socket)) < 0 ||
+	    (cfg->uapi && (ret = vpnd_leftover_socket_check("uapi-socket", cfg->uapi_socket)) < 0))
+		goto fail;
 	/* Before the data plane: everything it does from its first packet is recorded. */
 	if ((ret = vpnd_audit_daemon_start(cfg, rt->epfd)) < 0)
 		goto fail;
@@ -426,8 +558,14 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		log_err("%s: private key not usable", cfg->private_key_file);
 		goto fail;
 	}
+	/* Before the first packet, as the policy judges every one. */
+	if ((ret = vpnd_policy_guard_install(&rt->policy, rt->engine, cfg)) < 0)
+		goto fail;
 	/* Bad mac1 drops have no event of their own; the audit log counts them. */
 	vpnd_audit_watch_counter("bad mac", &wg_engine_stats(rt->engine)->drops[WG_DROP_BAD_MAC]);
+	/* Before any peer: rotated keys into the config, the timestamp floor into the engine. */
+	if ((ret = vpnd_persistent_start(rt)) < 0)
+		goto fail;
 
 	ret = wg_udp_open(&rt->udp, cfg->listen_port);
 	if (ret < 0) {
@@ -440,12 +578,17 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		goto fail;
 	}
 
-	rt->tun_fd = wg_tun_open(cfg->interface, rt->ifname);
+	/* A persistent TUN left by an earlier run would keep its stale routes beside ours. */
+	if ((ret = vpnd_leftover_tun_remove(cfg->interface)) < 0)
+		goto fail;
+	rt->tun_fd = wg_tun_open_flags(cfg->interface, rt->ifname, cfg->offload);
 	if (rt->tun_fd < 0) {
 		ret = rt->tun_fd;
 		log_err("cannot create TUN device %s: %s", cfg->interface, strerror(-ret));
 		goto fail;
 	}
+	if ((ret = datapath_start(rt)) < 0)
+		goto fail;
 	if ((ret = add_source(rt, &rt->tun_src, rt->tun_fd, on_tun)) < 0) {
 		log_err("epoll: %s", strerror(-ret));
 		goto fail;
@@ -521,6 +664,19 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 			goto fail;
 		}
 	}
+	vpnd_persistent_peers_ready(rt);
+	/* The peers' endpoint lists: names are looked up from now on, off the event loop. */
+	rt->endpoints = vpnd_endpoints_new(rt->epfd, rt->engine);
+	if (!rt->endpoints ||
+	    (ret = vpnd_endpoints_configure(rt->endpoints, cfg, now.mono_ns)) < 0) {
+		ret = rt->endpoints ? ret : -errno;
+		log_err("endpoint lookups: %s", strerror(-ret));
+		goto fail;
+	}
+	/* Last: the handshakes it starts go out through everything set up above. */
+	if ((ret = vpnd_endpoint_memory_start(cfg->state_directory, cfg->interface, rt->engine,
+					      rt->epfd, now)) < 0)
+		goto fail;
 	vpnd_prefix_set_free(&want_routes);
 	vpnd_prefix_set_free(&want_addrs);
 	log_notice("%s up: listening on UDP port %u, %u peer%s, control socket %s", rt->ifname,
@@ -561,8 +717,14 @@ void vpnd_runtime_stop(struct vpnd_runtime *rt)
 		vpnd_netlink_close(rt->nl);
 	rt->nl = NULL;
 	wg_udp_close(&rt->udp);
+	vpnd_datapath_free(&rt->dp);
+	vpnd_endpoint_memory_stop(); /* writes what is pending: it reads the engine */
+	vpnd_endpoints_free(rt->endpoints);
+	rt->endpoints = NULL;
 	wg_engine_free(rt->engine);
 	rt->engine = NULL;
+	vpnd_policy_guard_clear(&rt->policy);
+	vpnd_persistent_free(&rt->persist);
 	if (rt->timer_src.fd > 0)
 		close(rt->timer_src.fd);
 	if (rt->signal_src.fd > 0)

@@ -9,9 +9,12 @@
 
 #include "config.h"
 #include "control_server.h"
+#include "datapath.h"
 #include "event.h"
 #include "metrics_http.h"
 #include "netlink.h"
+#include "persistent_state.h"
+#include "policy_guard.h"
 #include "reply.h"
 #include "tunnel/engine.h"
 #include "tunnel/udp.h"
@@ -33,6 +36,7 @@ struct vpnd_runtime {
 	struct vpnd_config *config; /* as applied */
 	struct wg_engine *engine;
 	struct wg_udp udp;
+	struct vpnd_datapath dp; /* batches and offloads between TUN, engine and UDP */
 	int tun_fd;
 	char ifname[IFNAMSIZ];
 	int ifindex;
@@ -49,7 +53,10 @@ struct vpnd_runtime {
 	unsigned refused_suppressed;
 	uint64_t tun_write_errors, udp_send_errors;
 	struct vpnd_metrics_http *metrics; /* the /metrics endpoint, serving if metrics-listen */
+	struct vpnd_endpoints *endpoints;  /* peers' endpoint lists, lookups and failover */
 	uint64_t handshakes_completed;	   /* since start, for vpnd_handshakes_total */
+	struct vpnd_persistent persist;	   /* revocations, rotated keys, timestamp floor */
+	struct vpnd_policy_guard policy;   /* the site policy in force (io.policy_allows) */
 	uint8_t buf[65536 + 64];
 };
 
@@ -80,5 +87,18 @@ void vpnd_prefix_set_free(struct vpnd_prefix_set *s);
 bool vpnd_prefix_set_has(const struct vpnd_prefix_set *s, const struct vpnd_prefix *p);
 /* Add p unless it is there already: 0 or -ENOMEM. */
 int vpnd_prefix_set_add(struct vpnd_prefix_set *s, const struct vpnd_prefix *p);
+/* tun_prefixes.c: dst becomes a copy of src (dst's old items are not freed). 0 or -ENOMEM. */
+int vpnd_prefix_set_copy(struct vpnd_prefix_set *dst, const struct vpnd_prefix_set *src);
+/* The routes the engine's peers ask for as they are now, runtime changes included. */
+int vpnd_routes_from_engine(const struct vpnd_runtime *rt, struct vpnd_prefix_set *routes);
+/* Make the TUN's routes those of the engine's peers. 0 or -errno (logged). */
+int vpnd_runtime_sync_routes(struct vpnd_runtime *rt);
+
+/* A listen-port change: bind new UDP sockets on port and put them in the event loop in
+ * place of the current ones, which are handed back in *old, still open but out of the
+ * loop (the fwmark they carry moves along). 0, or -errno with nothing changed. */
+int vpnd_runtime_udp_move(struct vpnd_runtime *rt, uint16_t port, struct wg_udp *old);
+/* Undo vpnd_runtime_udp_move: the sockets in *old serve again, the new ones are closed. */
+void vpnd_runtime_udp_restore(struct vpnd_runtime *rt, struct wg_udp *old);
 
 #endif

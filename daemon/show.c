@@ -2,14 +2,23 @@
  * as text laid out like `wg show` for people, and as the JSON document of the contract
  * for scripts. Reading never changes the engine. */
 #include "show.h"
+#include "storage_health.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
+#include "config_values.h"
+#include "show_endpoints.h"
+#include "revocation.h"
+#include "show_policy.h"
 #include "tunnel/endpoint.h"
 #include "tunnel/messages.h"
 #include "tunnel/peer.h"
@@ -183,9 +192,17 @@ static void text_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 	/* As wg does: whether there is one, never the key. */
 	if (!sodium_is_zero(p->handshake.preshared_key, sizeof(p->handshake.preshared_key)))
 		vpnd_reply_printf(r, "  preshared key: (hidden)\n");
+	if (p->has_next_key) {
+		vpnd_key_to_base64(key, p->next_key);
+		vpnd_reply_printf(r, "  next public key: %s\n", key);
+	}
 	vpnd_reply_printf(r, "  state: %s\n", vpnd_show_peer_state(p, in->now_mono_ns));
+	/* Said apart from the state: a revoked peer is down on purpose. */
+	if (p->revoked)
+		vpnd_reply_printf(r, "  revoked: yes (handshakes refused, nothing sent)\n");
 	if (p->endpoint.addr.sa.sa_family != AF_UNSPEC)
 		vpnd_reply_printf(r, "  endpoint: %s\n", wg_endpoint_format(&p->endpoint, ep));
+	vpnd_show_endpoints_text(r, in->endpoints, p);
 	vpnd_reply_printf(r, "  allowed ips: ");
 	if (!p->n_allowed_ips)
 		vpnd_reply_printf(r, "(none)");
@@ -225,6 +242,8 @@ int vpnd_show_text(struct vpnd_reply *r, const struct vpnd_show_input *in, const
 	vpnd_reply_printf(r, "interface: %s\n", in->interface ? in->interface : "(unknown)");
 	vpnd_reply_printf(r, "  public key: %s\n", pub ? pub : "(none)");
 	vpnd_reply_printf(r, "  listening port: %u\n", (unsigned)in->listen_port);
+	vpnd_store_text(r); /* only when the audit log or state files cannot be written */
+	vpnd_show_policy_text(r, in->policy);
 	for (const struct wg_peer *p = wg_engine_peers(in->engine); p; p = p->next) {
 		vpnd_reply_printf(r, "\n");
 		text_peer(r, in, p);
@@ -260,6 +279,8 @@ static void json_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 	vpnd_reply_json_string(r, p->endpoint.addr.sa.sa_family == AF_UNSPEC
 				      ? NULL
 				      : wg_endpoint_format(&p->endpoint, ep));
+	vpnd_reply_printf(r, ",\n      \"endpoints\": ");
+	vpnd_show_endpoints_json(r, in->endpoints, p);
 	vpnd_reply_printf(r, ",\n      \"allowed_ips\": [");
 	for (unsigned i = 0; i < p->n_allowed_ips; i++) {
 		vpnd_reply_printf(r, "%s", i ? ", " : "");
@@ -273,13 +294,51 @@ static void json_peer(struct vpnd_reply *r, const struct vpnd_show_input *in,
 	vpnd_reply_printf(r, "      \"tx_bytes\": %" PRIu64 ",\n", st->tx_bytes);
 	vpnd_reply_printf(r, "      \"rx_packets\": %" PRIu64 ",\n", st->rx_packets);
 	vpnd_reply_printf(r, "      \"tx_packets\": %" PRIu64 ",\n", st->tx_packets);
+	vpnd_reply_printf(r, "      \"relayed_packets\": %" PRIu64 ",\n", st->relayed_packets);
 	vpnd_reply_printf(r, "      \"persistent_keepalive\": %u,\n",
 			  (unsigned)p->persistent_keepalive);
 	vpnd_reply_printf(r, "      \"state\": \"%s\",\n",
 			  vpnd_show_peer_state(p, in->now_mono_ns));
-	vpnd_reply_printf(r, "      \"drops\": ");
+	vpnd_reply_printf(r, "      \"revoked\": %s,\n", p->revoked ? "true" : "false");
+	vpnd_reply_printf(r, "      \"next_public_key\": ");
+	if (p->has_next_key)
+		vpnd_key_to_base64(key, p->next_key);
+	vpnd_reply_json_string(r, p->has_next_key ? key : NULL);
+	vpnd_reply_printf(r, ",\n      \"drops\": ");
 	json_drops(r, st->drops);
 	vpnd_reply_printf(r, "\n    }");
+}
+
+/* What a tool needs to extend this site's configuration (vpnctl branch add): the file, as
+ * an absolute path since the tool may run elsewhere, the site's own addresses and LANs,
+ * and where other sites reach it. */
+static void json_site(struct vpnd_reply *r, const struct vpnd_config *c)
+{
+	char cwd[PATH_MAX], prefix[CONFIG_PREFIX_TEXT_MAX], *abs = NULL;
+
+	if (!c)
+		return;
+	vpnd_reply_printf(r, "  \"config_file\": ");
+	if (c->path[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+	    asprintf(&abs, "%s/%s", cwd, c->path) < 0)
+		abs = NULL;
+	vpnd_reply_json_string(r, abs ? abs : c->path);
+	free(abs);
+	vpnd_reply_printf(r, ",\n  \"addresses\": [");
+	for (unsigned i = 0; i < c->n_addresses; i++) {
+		vpnd_reply_printf(r, "%s", i ? ", " : "");
+		vpnd_reply_json_string(r, config_format_prefix(prefix, c->addresses[i].family,
+							      c->addresses[i].addr,
+							      c->addresses[i].prefixlen));
+	}
+	vpnd_reply_printf(r, "],\n  \"networks\": [");
+	for (unsigned i = 0; i < c->n_networks; i++) {
+		vpnd_reply_printf(r, "%s", i ? ", " : "");
+		vpnd_reply_json_string(r, vpnd_show_prefix(prefix, &c->networks[i]));
+	}
+	vpnd_reply_printf(r, "],\n  \"public_endpoint\": ");
+	vpnd_reply_json_string(r, c->public_endpoint);
+	vpnd_reply_printf(r, ",\n");
 }
 
 void vpnd_show_json(struct vpnd_reply *r, const struct vpnd_show_input *in)
@@ -291,11 +350,26 @@ void vpnd_show_json(struct vpnd_reply *r, const struct vpnd_show_input *in)
 	vpnd_reply_json_string(r, in->interface);
 	vpnd_reply_printf(r, ",\n  \"public_key\": ");
 	vpnd_reply_json_string(r, public_key_str(key, wg_engine_public_key(in->engine)));
-	vpnd_reply_printf(r, ",\n  \"listen_port\": %u,\n  \"drops\": ", (unsigned)in->listen_port);
+	vpnd_reply_printf(r, ",\n  \"listen_port\": %u,\n", (unsigned)in->listen_port);
+	json_site(r, in->config);
+	vpnd_reply_printf(r, "  \"drops\": ");
 	json_drops(r, dev->drops);
 	vpnd_reply_printf(r, ",\n  \"handshake_initiations_received\": %" PRIu64 ",\n",
 			  dev->handshake_initiations_received);
 	vpnd_reply_printf(r, "  \"cookie_replies_sent\": %" PRIu64 ",\n", dev->cookie_replies_sent);
+	vpnd_reply_printf(r, "  ");
+	vpnd_store_json(r);
+	vpnd_reply_printf(r, ",\n");
+	vpnd_reply_printf(r, "  ");
+	vpnd_show_policy_json(r, in->policy);
+	vpnd_reply_printf(r, ",\n  \"revoked_keys\": [");
+	for (unsigned i = 0, n = 0; in->revoked && i < in->revoked->n_lines; i++) {
+		if (!in->revoked->lines[i].has_key)
+			continue;
+		vpnd_key_to_base64(key, in->revoked->lines[i].key);
+		vpnd_reply_printf(r, "%s\"%s\"", n++ ? ", " : "", key);
+	}
+	vpnd_reply_printf(r, "],\n");
 	vpnd_reply_printf(r, "  \"peers\": [");
 	for (const struct wg_peer *p = wg_engine_peers(in->engine); p; p = p->next) {
 		vpnd_reply_printf(r, "%s\n", p == wg_engine_peers(in->engine) ? "" : ",");

@@ -10,6 +10,9 @@
 #include "tunnel/engine.h"
 
 struct wg_allowed_ip;
+struct vpnd_config;
+struct vpnd_endpoints;
+struct vpnd_policy;
 
 struct vpnd_show_input {
 	const char *interface;
@@ -17,6 +20,15 @@ struct vpnd_show_input {
 	const struct wg_engine *engine;
 	uint64_t now_real_ns; /* wall clock, for handshake ages */
 	uint64_t now_mono_ns; /* monotonic, for session expiry (peer state) */
+	/* The applied configuration, for the site's own facts in the JSON (config_file,
+	 * addresses, public_endpoint); NULL leaves them out. */
+	const struct vpnd_config *config;
+	/* The peers' configured endpoints ("endpoints"); NULL: none shown. */
+	const struct vpnd_endpoints *endpoints;
+	/* The site policy in force ("policy"); NULL: shown as allowing everything. */
+	const struct vpnd_policy *policy;
+	/* The revocation list ("revoked_keys"); NULL: shown empty. */
+	const struct vpnd_revocations *revoked;
 };
 
 /* only_peer: a peer name, or NULL for all. Returns -ENOENT (and writes an error) when the

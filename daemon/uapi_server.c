@@ -602,7 +602,11 @@ static void rt_peers_changed(void *ctx)
 {
 	struct vpnd_runtime *rt = ctx;
 	struct vpnd_prefix_set want = {0};
-	int ret = routes_from_engine(rt, &want);
+	int ret;
+
+	/* A revoked key stays refused when `wg set` brings its peer back. */
+	vpnd_persistent_sync_revoked(rt);
+	ret = routes_from_engine(rt, &want);
 
 	if (ret == 0)
 		ret = vpnd_runtime_sync_prefixes(rt, &rt->routes, &want, true);

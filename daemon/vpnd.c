@@ -33,6 +33,16 @@ static int check_only(const char *path)
 		vpnd_config_errors_free(&errs);
 		return 1;
 	}
+	/* The files the config names in the state directory are part of what it means. */
+	struct vpnd_persistent ps;
+	if (vpnd_persistent_load(&ps, c, &errs) < 0) {
+		for (unsigned i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+		vpnd_config_errors_free(&errs);
+		vpnd_config_free(c);
+		return 1;
+	}
+	vpnd_persistent_free(&ps);
 	vpnd_config_free(c);
 	printf("configuration OK\n");
 	return 0;

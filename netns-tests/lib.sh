@@ -16,6 +16,7 @@
 # Addresses (they exist only inside this run's namespaces):
 #   underlay  hq 198.51.100.2 fd00:1::2   br1 203.0.113.2 fd00:2::2
 #             nat 192.0.2.2 fd00:3::2 (public side), br2 192.168.100.2 fd00:4::2 (behind it)
+#             with VT_HQ_UPLINKS=2, hq's second uplink 198.18.1.2 fd00:5::2 (inet .1/::1)
 #   tunnel    hq 10.99.0.1 fd99::1   br1 10.99.0.2 fd99::2   br2 10.99.0.3 fd99::3
 #   LANs      hq 10.1.0.0/24 fd01::/64   br1 10.2.0.0/24 fd02::/64   br2 10.3.0.0/24 fd03::/64
 #             gateway .1/::1, host .2/::2
@@ -46,6 +47,9 @@ declare -A VT_PUB4=([hq]=198.51.100.2 [br1]=203.0.113.2 [br2]=192.168.100.2)
 declare -A VT_PUB6=([hq]=fd00:1::2 [br1]=fd00:2::2 [br2]=fd00:4::2)
 VT_NAT_PUB4=192.0.2.2
 VT_NAT_PUB6=fd00:3::2
+# hq's second uplink (wan2), built when VT_HQ_UPLINKS=2: failover between two ISPs.
+VT_HQ2_PUB4=198.18.1.2
+VT_HQ2_PUB6=fd00:5::2
 declare -A VT_PORT=([hq]=51820 [br1]=51821 [br2]=51822)
 declare -A VT_TUN4=([hq]=10.99.0.1 [br1]=10.99.0.2 [br2]=10.99.0.3)
 declare -A VT_TUN6=([hq]=fd99::1 [br1]=fd99::2 [br2]=fd99::3)
@@ -70,6 +74,8 @@ declare -A VT_OVR_KEEPALIVE=() # persistent-keepalive
 declare -A VT_OVR_ALLOWED=()   # allowed-ips written for PEER (space-separated prefixes)
 declare -A VT_OVR_PEERCONF=()  # extra lines inside the peer section for PEER
 declare -A VT_EXTRA_CONF=()    # extra top-level lines for SITE's config (e.g. a policy)
+VT_HQ_UPLINKS=${VT_HQ_UPLINKS:-1} # 2: hq gets a second uplink (set before vt_topology)
+VT_NETNS_ETC=()                  # /etc/netns/<namespace> directories made (vt_netns_etc)
 
 declare -A VT_PRIV_FILE=() VT_PUBKEY=() VT_PID=() VT_KIND=()
 
@@ -119,6 +125,19 @@ vt_sock() { printf '%s/%s.sock' "$VT_TMP" "$1"; }
 # SITE's UAPI socket (for wg), under SITE.run/ which stands in for /run (see t12).
 vt_uapi_sock() { printf '%s/%s.run/wireguard/%s.sock' "$VT_TMP" "$1" "$VT_IFNAME"; }
 vt_logfile() { printf '%s/%s.log' "$VT_TMP" "$1"; }
+
+# vt_netns_etc NAME: make /etc/netns/<NAME's namespace>/, whose files (hosts, resolv.conf)
+# `ip netns exec` shows to the processes it starts in place of those in /etc, and have the
+# cleanup remove it; its path is left in VT_NETNS_ETC_DIR. Call it directly, not in $(...).
+# Change such a file in place (> FILE), never by renaming over it: a process keeps seeing
+# the file that was there when it started.
+vt_netns_etc() {
+	VT_NETNS_ETC_DIR=/etc/netns/$(vt_ns "$1")
+	mkdir -p "$VT_NETNS_ETC_DIR" || vt_fail "cannot create $VT_NETNS_ETC_DIR"
+	VT_NETNS_ETC+=("$VT_NETNS_ETC_DIR")
+}
+# SITE's state directory (revocation list, rotated keys, timestamp floor).
+vt_state_dir() { printf '%s/%s.state' "$VT_TMP" "$1"; }
 
 # vt_wait SECONDS DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds; 1 if it
 # never did within SECONDS.
@@ -264,6 +283,9 @@ vt__cleanup() {
 		vt_log "FAIL: a sanitizer reported in a daemon's log:"
 		grep -hE -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$VT_TMP"/*.log | head -n 60
 	fi
+	for s in "${VT_NETNS_ETC[@]}"; do
+		rm -rf -- "$s"
+	done
 	for s in "${VT_NAMESPACES[@]}"; do
 		ip netns del "$s" 2>/dev/null
 	done
@@ -388,6 +410,11 @@ vt_topology() {
 	vt__link inet to-hq hq wan
 	vt__addr inet to-hq 198.51.100.1/24 fd00:1::1/64
 	vt__addr hq wan 198.51.100.2/24 fd00:1::2/64
+	if [ "$VT_HQ_UPLINKS" = 2 ]; then
+		vt__link inet to-hq2 hq wan2
+		vt__addr inet to-hq2 198.18.1.1/24 fd00:5::1/64
+		vt__addr hq wan2 "$VT_HQ2_PUB4/24" "$VT_HQ2_PUB6/64"
+	fi
 	if [ -n "${VT_IMPAIR:-}" ]; then
 		# br1's line to the internet runs through a namespace where vt_impair bridges
 		# it with loss, delay, reordering or corruption; addresses stay the same.
@@ -412,6 +439,11 @@ vt_topology() {
 	vt__route nat -6 default via fd00:3::1
 	vt__route hq default via 198.51.100.1
 	vt__route hq -6 default via fd00:1::1
+	if [ "$VT_HQ_UPLINKS" = 2 ]; then
+		# Second choice: in use once the first uplink is down (its routes go with it).
+		vt__route hq default via 198.18.1.1 metric 100
+		vt__route hq -6 default via fd00:5::1 metric 100
+	fi
 	vt__route br1 default via 203.0.113.1
 	vt__route br1 -6 default via fd00:2::1
 	vt__route br2 default via 192.168.100.1
@@ -444,7 +476,56 @@ vt_topology() {
 	vt_wait 10 "underlay v6: br2 reaches hq" \
 		vt_q vt_in br2 ping -6 -c 1 -W 1 -q "${VT_PUB6[hq]}" ||
 		vt_fail "underlay broken: br2 cannot ping hq over IPv6"
+	if [ "$VT_HQ_UPLINKS" = 2 ]; then
+		vt_wait 10 "underlay: br2 reaches hq's second uplink" \
+			vt_q vt_in br2 ping -c 1 -W 1 -q "$VT_HQ2_PUB4" ||
+			vt_fail "underlay broken: br2 cannot ping $VT_HQ2_PUB4"
+	fi
 	vt_log "topology up"
+}
+
+# vt_extra_branches N: after vt_topology and before vt_keys, add branches br3..br(N+2),
+# each a gateway namespace on its own link to inet with a LAN host behind it:
+#   underlay  brK 198.18.K.2/24 fd00:100:K::2/64 (inet side .1/::1), UDP port 51820+K
+#   tunnel    10.99.0.(K+1) fd99::(K+1)   LAN 10.20.K.0/24 fd20:0:K::/64 (gateway .1, host .2)
+# HQ lists them as peers (every other site, by default); each lists only HQ, and br1 and
+# br2 keep exactly the peers they had, so the three original sites are unchanged.
+vt_extra_branches() {
+	local n=$1 k s
+	[ -n "${VT_PEERS_OF[br1]+x}" ] || VT_PEERS_OF[br1]="hq br2"
+	[ -n "${VT_PEERS_OF[br2]+x}" ] || VT_PEERS_OF[br2]="hq br1"
+	for ((k = 3; k < n + 3; k++)); do
+		s=br$k
+		vt__addns "$s" router
+		vt__addns "$s-lan"
+		vt__link inet "to-$s" "$s" wan
+		vt__addr inet "to-$s" "198.18.$k.1/24" "fd00:100:$k::1/64"
+		vt__addr "$s" wan "198.18.$k.2/24" "fd00:100:$k::2/64"
+		vt__route "$s" default via "198.18.$k.1"
+		vt__route "$s" -6 default via "fd00:100:$k::1"
+		vt__link "$s" lan "$s-lan" eth0
+		VT_PUB4[$s]=198.18.$k.2
+		VT_PUB6[$s]=fd00:100:$k::2
+		VT_PORT[$s]=$((51820 + k))
+		VT_TUN4[$s]=10.99.0.$((k + 1))
+		VT_TUN6[$s]=fd99::$(printf %x $((k + 1)))
+		VT_LAN4[$s]=10.20.$k.0/24
+		VT_LAN6[$s]=fd20:0:$k::/64
+		VT_GW4[$s]=10.20.$k.1
+		VT_GW6[$s]=fd20:0:$k::1
+		VT_HOST4[$s]=10.20.$k.2
+		VT_HOST6[$s]=fd20:0:$k::2
+		vt__addr "$s" lan "${VT_GW4[$s]}/24" "${VT_GW6[$s]}/64"
+		vt__addr "$s-lan" eth0 "${VT_HOST4[$s]}/24" "${VT_HOST6[$s]}/64"
+		vt__route "$s-lan" default via "${VT_GW4[$s]}"
+		vt__route "$s-lan" -6 default via "${VT_GW6[$s]}"
+		[ -n "${VT_PEERS_OF[$s]+x}" ] || VT_PEERS_OF[$s]=hq
+		VT_ALL_SITES+=("$s")
+	done
+	vt_wait 10 "underlay: hq reaches br$((n + 2))" \
+		vt_q vt_in hq ping -c 1 -W 1 -q "${VT_PUB4[br$((n + 2))]}" ||
+		vt_fail "underlay broken: hq cannot ping br$((n + 2))"
+	vt_log "$n extra branches up (br3..br$((n + 2)))"
 }
 
 # vt_impair [IMPAIR-OPTIONS...]: (re)start the relay on br1's line (topology built with
@@ -564,6 +645,8 @@ vt_write_conf() {
 	local s=$1 f p a ep ka psk rekey list
 	f=$(vt_conf "$s")
 	rekey=${VT_REKEY_SITE[$s]:-$VT_REKEY}
+	# Revocations, rotated keys, the timestamp floor: per site, never /var/lib/vpnd.
+	mkdir -p "$(vt_state_dir "$s")" && chmod 700 "$(vt_state_dir "$s")"
 	{
 		echo "# $s, written by netns-tests/lib.sh"
 		echo "interface = \"$VT_IFNAME\""
@@ -573,6 +656,7 @@ vt_write_conf() {
 		echo "control-socket = \"$(vt_sock "$s")\""
 		echo "uapi-socket = \"$(vt_uapi_sock "$s")\""
 		echo "audit-log = \"$VT_TMP/$s.audit\""
+		echo "state-directory = \"$(vt_state_dir "$s")\""
 		[ -z "$rekey" ] || echo "rekey-after-time = $rekey"
 		[ -z "${VT_EXTRA_CONF[$s]:-}" ] || echo "${VT_EXTRA_CONF[$s]}"
 		for p in $(vt_peers_of "$s"); do
@@ -610,6 +694,18 @@ vt_start() {
 	VT_KIND[$s]=vpnd
 	vt_wait_ready "$s" || vt_fail "vpnd in $s did not become ready"
 	vt_log "$s: vpnd running (pid ${VT_PID[$s]})"
+}
+
+# vt_launch SITE: start vpnd in SITE's namespace like vt_start, without waiting for it
+# (vt_wait_ready does), so that several start at once.
+vt_launch() {
+	local s=$1 log
+	log=$(vt_logfile "$s")
+	[ -f "$(vt_conf "$s")" ] || vt_write_conf "$s"
+	echo "===== vpnd -c $(vt_conf "$s") started $(date +%T.%3N)" >>"$log"
+	ip netns exec "$(vt_ns "$s")" "$VPND" -c "$(vt_conf "$s")" </dev/null >>"$log" 2>&1 &
+	VT_PID[$s]=$!
+	VT_KIND[$s]=vpnd
 }
 
 vt__ready() {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/ip.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ struct site {
 	unsigned n_delivered;
 	enum wg_event events[PAIR_EVENTS];
 	unsigned n_events;
+	char last_detail[128]; /* of the latest event that had one */
 	uint8_t priv[32], pub[32];
 };
 
@@ -75,7 +77,8 @@ static inline void site_event(void *ctx, enum wg_event ev, const struct wg_peer 
 {
 	struct site *s = ctx;
 	(void)p;
-	(void)d;
+	if (d)
+		snprintf(s->last_detail, sizeof(s->last_detail), "%s", d);
 	if (s->n_events < PAIR_EVENTS)
 		s->events[s->n_events++] = ev;
 }

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -192,12 +194,33 @@ static int fresh_dir(void **state)
 	return 0;
 }
 
+/* Make path unwritable for this process: immutable for root (whom modes do not stop),
+ * read-only for others. false if the file system cannot. */
+static bool set_unwritable(const char *path, bool on)
+{
+	int fd, flags;
+	bool ok;
+
+	if (geteuid() != 0)
+		return chmod(path, on ? 0400 : 0600) == 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+	if (ok) {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 static int remove_dir(void **state)
 {
 	char cmd[400];
 
 	(void)state;
 	vpnd_audit_close();
+	set_unwritable(log_path, false); /* a failed test may have left it so */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -695,6 +718,46 @@ static void test_full_disk(void **state)
 	assert_int_equal(verify1(log_path, &res), 0);
 }
 
+/* A log that cannot be opened at start (disk trouble, not a wrong configuration) does
+ * not keep vpnd down: it runs, counts the events, and once the file can be written the
+ * log opens, continues the chain, records how many events were lost, and verifies. */
+static void test_unopenable_at_start(void **state)
+{
+	struct audit_verify_result res;
+	struct vpnd_audit_stats st;
+	char lost[64];
+	(void)state;
+
+	make_log(3);
+	if (!set_unwritable(log_path, true))
+		skip();
+	open_log(1ULL << 30);
+	vpnd_audit_get_stats(&st);
+	assert_true(st.unopened);
+	assert_true(st.failing);
+	some_events(7);
+	vpnd_audit_tick(); /* within the first second: no second attempt yet */
+	vpnd_audit_get_stats(&st);
+	assert_true(st.unopened);
+	assert_int_equal(st.lost, 7);
+	assert_int_equal(st.lost_total, 7);
+	assert_true(set_unwritable(log_path, false));
+	usleep(1100 * 1000); /* the first retry comes a second after the failure */
+	vpnd_audit_event("after-writable");
+	vpnd_audit_get_stats(&st);
+	assert_false(st.unopened);
+	assert_false(st.failing);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(st.lost_total, 7);
+	vpnd_audit_close();
+	snprintf(lost, sizeof(lost), "\"event\":\"audit-lost\",\"count\":7,");
+	assert_true(file_has(log_path, lost));
+	assert_true(file_has(log_path, "\"event\":\"audit-reopen\",\"previous_closed\":true"));
+	assert_true(file_has(log_path, "after-writable"));
+	assert_int_equal(verify1(log_path, &res), 0);
+	assert_int_equal(notes, 0); /* the reopen comes first: no "ended without closing" */
+}
+
 static void test_refusals_rate_limited(void **state)
 {
 	struct audit_verify_result res;
@@ -871,6 +934,7 @@ int main(void)
 					    remove_dir),
 	    cmocka_unit_test_setup_teardown(test_key_change_starts_new_file, fresh_dir, remove_dir),
 	    cmocka_unit_test_setup_teardown(test_full_disk, fresh_dir, remove_dir),
+	    cmocka_unit_test_setup_teardown(test_unopenable_at_start, fresh_dir, remove_dir),
 	    cmocka_unit_test_setup_teardown(test_refusals_rate_limited, fresh_dir, remove_dir),
 	    cmocka_unit_test_setup_teardown(test_config_events, fresh_dir, remove_dir),
 	    cmocka_unit_test_setup_teardown(test_startup_errors, fresh_dir, remove_dir),

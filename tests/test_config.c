@@ -213,11 +213,12 @@ static void test_good(void **state)
 	assert_false(br2->has_preshared_key);
 	assert_null(br2->preshared_key_file);
 	assert_string_equal(br2->endpoint_spec, "localhost:51822");
-	/* The resolver may answer either loopback, whichever it prefers. */
-	if (br2->endpoint.addr.sa.sa_family == AF_INET)
-		assert_v4(&br2->endpoint, "127.0.0.1", 51822);
-	else
-		assert_v6(&br2->endpoint, "::1", 51822);
+	/* A name is looked up by the running daemon, not by the loader. */
+	assert_int_equal(br2->endpoint.addr.sa.sa_family, AF_UNSPEC);
+	assert_int_equal(br2->n_endpoints, 1);
+	assert_string_equal(br2->endpoints[0].host, "localhost");
+	assert_int_equal(br2->endpoints[0].port, 51822);
+	assert_false(br2->endpoints[0].numeric);
 	assert_int_equal(br2->n_allowed_ips, 3);
 	assert_int_equal(br2->allowed_ips[2].family, AF_INET6);
 	assert_prefix(AF_INET6, br2->allowed_ips[2].addr, br2->allowed_ips[2].cidr, "fd99::3", 128);
@@ -250,7 +251,34 @@ static void test_defaults(void **state)
 	assert_int_equal(p->endpoint.addr.sa.sa_family, AF_UNSPEC);
 	assert_int_equal(p->n_allowed_ips, 0);
 	assert_int_equal(p->persistent_keepalive, 0);
+	assert_false(p->has_next_public_key);
+	assert_string_equal(c->state_directory, "/var/lib/vpnd");
+	assert_string_equal(c->revoked_keys_file, "/var/lib/vpnd/vpn7.revoked");
 	vpnd_config_free(c);
+}
+
+static void test_next_public_key(void **state)
+{
+	struct vpnd_config *c = load_good("configs/next-key.conf");
+	uint8_t next[32];
+
+	(void)state;
+	assert_true(vpnd_key_from_base64(next, "Jrz1VpGQt+lWdiosSG3u5ea2mOkD4cuKgs4QVRIf2gg="));
+	assert_true(c->peers[0].has_next_public_key);
+	assert_memory_equal(c->peers[0].next_public_key, next, 32);
+	/* Relative to the config file, as every path in it. */
+	assert_string_equal(c->state_directory, "configs/state");
+	assert_string_equal(c->revoked_keys_file, "/etc/vpnd/shared.revoked");
+	vpnd_config_free(c);
+}
+
+static void test_bad_next_public_key(void **state)
+{
+	(void)state;
+	EXPECT("configs/bad-next-key.conf",
+	       {6, "next-public-key: peer 'br1': this is its public-key already"},
+	       {10, "next-public-key: peer 'br2' has the same key as peer 'br1' (line 5)"},
+	       {14, "next-public-key: 'abc' has the wrong length"});
 }
 
 static void test_endpoints(void **state)
@@ -397,7 +425,8 @@ static void test_bad_endpoints(void **state)
 	       {10, "'192.0.2.1:0' has port '0', a port is 1..65535"},
 	       {14, "'2001:db8::1:51820' is ambiguous"},
 	       {18, "'[2001:db8::1]' is not [IPV6-ADDRESS]:PORT"},
-	       {22, "endpoint: 'a..b:51820' cannot be resolved"}, {26, "':51820' has no host"},
+	       {22, "endpoint: 'a..b:51820' has host 'a..b', which has an empty label"},
+	       {26, "':51820' has no host"},
 	       {30, "'192.0.2.1:http' has port 'http'"});
 }
 
@@ -467,6 +496,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_next_public_key),
+	    cmocka_unit_test(test_bad_next_public_key),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_clamps_private_key),
 	    cmocka_unit_test(test_missing_config),

@@ -240,6 +240,10 @@ static void test_drop_reason_names(void **state)
 	    [WG_DROP_UNDER_LOAD] = "under_load",
 	    [WG_DROP_NO_ENDPOINT] = "no_endpoint",
 	    [WG_DROP_RATE_LIMITED] = "rate_limited",
+	    [WG_DROP_REVOKED] = "revoked",
+	    [WG_DROP_POLICY] = "policy_denied",
+	    [WG_DROP_TTL] = "ttl_expired",
+	    [WG_DROP_LOOP] = "relay_loop",
 	};
 	(void)state;
 

@@ -84,7 +84,12 @@ static struct wg_handshake *stub_lookup_static(void *ctx, const uint8_t pub[WG_K
 {
 	struct side *s = ctx;
 
-	return s->knows_peer && memcmp(pub, s->hs.remote_static, WG_KEY_LEN) == 0 ? &s->hs : NULL;
+	if (!s->knows_peer)
+		return NULL;
+	if (memcmp(pub, s->hs.remote_static, WG_KEY_LEN) == 0 ||
+	    (s->hs.has_next && memcmp(pub, s->hs.next_static, WG_KEY_LEN) == 0))
+		return &s->hs;
+	return NULL;
 }
 
 static struct wg_handshake *stub_lookup_index(void *ctx, uint32_t idx)
@@ -452,6 +457,72 @@ static void test_replay_and_old_timestamps(void **state)
 	assert_int_equal(wg_noise_consume_initiation(&res.noise, &second, 9000 * MS, &hs), 0);
 }
 
+/* Key rotation: a responder that knows the initiator's next key accepts initiations from
+ * either key, each key's timestamps compared with its own; an initiator told to use the
+ * next key speaks to that key only; promotion makes the next key the only one. */
+static void test_next_static_key(void **state)
+{
+	static struct side ini2, res2;
+	struct wg_msg_initiation init;
+	struct wg_msg_response resp;
+	struct wg_handshake *hs;
+	struct wg_keypair ki, kr;
+	uint8_t ts[WG_TIMESTAMP_LEN], low_order[WG_KEY_LEN] = {0};
+
+	(void)state;
+	/* ini2 is the initiator after its key change: its clock is behind ini's. */
+	side_init(&ini2, 0x3000, NULL);
+	side_meet(&ini2, res.noise.identity.static_public, NULL);
+	assert_int_equal(wg_noise_handshake_set_next(&res.noise, &res.hs, low_order), -EINVAL);
+	assert_int_equal(wg_noise_handshake_set_next(&res.noise, &res.hs,
+						     res.noise.identity.static_public),
+			 -EINVAL);
+	assert_int_equal(wg_noise_handshake_set_next(&res.noise, &res.hs,
+						     ini2.noise.identity.static_public),
+			 0);
+
+	handshake(&ki, &kr, 5000);
+	assert_false(kr.with_next_static);
+
+	memset(&init, 0, sizeof(init));
+	stamp(ts, 1000);
+	assert_int_equal(wg_noise_create_initiation(&ini2.noise, &ini2.hs, &init, ts), 0);
+	assert_int_equal(wg_noise_consume_initiation(&res.noise, &init, 6000 * MS, &hs), 0);
+	assert_true(res.hs.use_next);
+	assert_memory_equal(res.hs.latest_timestamp_next, ts, WG_TIMESTAMP_LEN);
+	assert_int_equal(wg_noise_create_response(&res.noise, &res.hs, &resp), 0);
+	assert_int_equal(wg_noise_begin_session(&res.noise, &res.hs, &kr, 6000 * MS), 0);
+	assert_true(kr.with_next_static);
+	assert_int_equal(wg_noise_consume_response(&ini2.noise, &resp, &hs), 0);
+	assert_int_equal(wg_noise_begin_session(&ini2.noise, &ini2.hs, &ki, 6000 * MS), 0);
+	assert_memory_equal(ki.send_key, kr.recv_key, WG_KEY_LEN);
+	/* The replayed next-key initiation is refused like any replay. */
+	assert_int_equal(wg_noise_consume_initiation(&res.noise, &init, 7000 * MS, &hs), -EEXIST);
+
+	/* Promoted: the old key is a stranger, the new one keeps its timestamp record. */
+	wg_noise_handshake_promote_next(&res.hs);
+	assert_false(res.hs.has_next);
+	assert_memory_equal(res.hs.remote_static, ini2.noise.identity.static_public, WG_KEY_LEN);
+	assert_memory_equal(res.hs.latest_timestamp, ts, WG_TIMESTAMP_LEN);
+	create_initiation(&init, 8000);
+	assert_int_equal(wg_noise_consume_initiation(&res.noise, &init, 8000 * MS, &hs), -ENOKEY);
+
+	/* As initiator: with use_next the initiation reaches the next key's holder only. */
+	side_init(&res2, 0x4000, NULL);
+	side_meet(&res2, ini.noise.identity.static_public, NULL);
+	assert_int_equal(wg_noise_handshake_set_next(&ini.noise, &ini.hs,
+						     res2.noise.identity.static_public),
+			 0);
+	ini.hs.use_next = true;
+	create_initiation(&init, 9000);
+	assert_int_equal(wg_noise_consume_initiation(&res2.noise, &init, 9000 * MS, &hs), 0);
+	/* Withdrawn: the initiation goes to the current key again. */
+	assert_int_equal(wg_noise_handshake_set_next(&ini.noise, &ini.hs, NULL), 0);
+	assert_false(ini.hs.use_next);
+	create_initiation(&init, 9500);
+	assert_int_equal(wg_noise_consume_initiation(&res2.noise, &init, 9500 * MS, &hs), -EINVAL);
+}
+
 static void test_initiation_flood(void **state)
 {
 	const uint64_t min_gap = WG_NSEC_PER_SEC / WG_INITIATIONS_PER_SECOND;
@@ -815,6 +886,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_initiation_every_bit_flipped, pair_setup),
 	    cmocka_unit_test_setup(test_response_every_bit_flipped, pair_setup),
 	    cmocka_unit_test_setup(test_replay_and_old_timestamps, pair_setup),
+	    cmocka_unit_test_setup(test_next_static_key, pair_setup),
 	    cmocka_unit_test_setup(test_initiation_flood, pair_setup),
 	    cmocka_unit_test_setup(test_unknown_static_key, pair_setup),
 	    cmocka_unit_test_setup(test_low_order_keys, pair_setup),

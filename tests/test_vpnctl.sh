@@ -176,6 +176,52 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "^vpnctl: cannot connect to $tmp/absent.sock" "$tmp/err" ||
 	fail "status without a daemon: rc $rc, $(cat "$tmp/err")"
 
+# ---- peer add / remove: the request each sends, errors before anything is sent ----
+key=QSuOC0DJdi3ryKNYMg91poPamRvzjsHcyqA/H4gPhxw=
+(umask 077 && printf '%s\n' "$key" >"$tmp/psk")
+reply peer-remove_br1 'ok\npeer br1 removed (until the next reload or restart)\n'
+for args in "peer remove br1:peer-remove br1" "peer rem br1:peer-remove br1" \
+	"peer add n1 --public-key $key --allowed-ips 10.9.0.0/24,fd09::/64:peer-add n1 $key 10.9.0.0/24,fd09::/64" \
+	"peer a n1 --all=10.9.0.0/24 --pub $key --end 127.0.0.1:51820 --keep 25:peer-add n1 $key 10.9.0.0/24 endpoint=127.0.0.1:51820 keepalive=25" \
+	"peer add n1 --public-key $key --allowed-ips 10.9.0.0/24 --preshared-key-file $tmp/psk:peer-add n1 $key 10.9.0.0/24 preshared-key=$key" \
+	"peer add n1 --public-key $key --allowed-ips 10.9.0.0/24 --endpoint [::1]:7:peer-add n1 $key 10.9.0.0/24 endpoint=[::1]:7"; do
+	: >"$tmp/requests"
+	# shellcheck disable=SC2086
+	run ${args%%:peer-*}
+	got=$(last_request)
+	want=peer-${args#*:peer-}
+	[ "$got" = "$want" ] && pass "vpnctl ${args%%:peer-*} sends '$want'" ||
+		fail "vpnctl ${args%%:peer-*} sent '$got', want '$want' (stderr: $err)"
+done
+run peer remove br1
+[ "$rc" = 0 ] && [ "$out" = "peer br1 removed (until the next reload or restart)" ] ||
+	fail "peer remove br1: rc $rc, stdout '$out'"
+: >"$tmp/requests"
+expect_error "vpnctl: usage: vpnctl \[-s SOCKET\] peer add NAME --public-key KEY *" peer add n1 --public-key "$key"
+expect_error "vpnctl: --public-key 'nokey' is not a base64 key (44 characters)" \
+	peer add n1 --public-key nokey --allowed-ips 10.9.0.0/24
+expect_error "vpnctl: unknown peer add option '--bogus' (valid peer add options: *)" \
+	peer add n1 --bogus 1
+expect_error "vpnctl: unknown peer action 'frob' (valid peer actions: add, remove)" peer frob
+expect_error "vpnctl: usage: vpnctl \[-s SOCKET\] peer remove NAME" peer remove
+expect_error "vpnctl: --endpoint 'nohost' is not HOST:PORT*" \
+	peer add n1 --public-key "$key" --allowed-ips 10.9.0.0/24 --endpoint nohost
+chmod 644 "$tmp/psk"
+expect_error "vpnctl: $tmp/psk has mode 0644: a key file must not be accessible *" \
+	peer add n1 --public-key "$key" --allowed-ips 10.9.0.0/24 --preshared-key-file "$tmp/psk"
+[ ! -s "$tmp/requests" ] || fail "a refused peer command sent: $(cat "$tmp/requests")"
+
+# ---- branch add: what it needs before it touches anything ----
+expect_error "vpnctl: usage: vpnctl \[-s SOCKET\] branch add NAME *" branch add br3
+expect_error "vpnctl: --out $tmp/psk exists already: it is never overwritten" \
+	branch add br3 --out "$tmp/psk"
+# The stand-in's show-json has no config_file: an older vpnd.
+expect_error "vpnctl: vpnd does not report its config file and public key*" \
+	branch add br3 --subnet 10.4.0.0/24 --endpoint h:1 --out "$tmp/br3.conf"
+expect_error "vpnctl: --subnet '10.4.0.0' has no prefix length*" \
+	branch add br3 --subnet 10.4.0.0 --out "$tmp/br3.conf"
+[ ! -e "$tmp/br3.conf" ] || fail "a refused branch add wrote its --out file"
+
 # ---- bash completion ----
 bash -n "$COMPLETION" || fail "the completion script does not parse"
 # complete WORDS...: COMPREPLY for the last word (possibly empty), one line, sorted.
@@ -208,6 +254,10 @@ check_completion " " "$VPNCTL" -s "$sock" show --json ""
 check_completion "status " "$VPNCTL" help sta
 check_completion "verify " "$VPNCTL" audit v
 check_completion "--live " "$VPNCTL" audit verify --l
+check_completion "add remove " "$VPNCTL" peer ""
+check_completion "br-2 br1 " "$VPNCTL" -s "$sock" peer remove ""
+check_completion "--preshared-key-file --public-key " "$VPNCTL" peer add x --p
+check_completion "--out " "$VPNCTL" branch add br3 --o
 # The commands come from `vpnctl help`, so commands added later complete too.
 printf '#!/bin/sh\nprintf "Usage: x\\n\\nCommands:\\n  zap      Zaps\\n  show     Shows\\n\\n"\n' \
 	>"$tmp/fakectl"

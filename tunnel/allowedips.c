@@ -285,25 +285,36 @@ void wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer)
 	t->count -= prune(&t->root6, peer);
 }
 
-void *wg_allowedips_lookup(const struct wg_allowedips *t, int family, const uint8_t *addr)
+void *wg_allowedips_lookup_prefix(const struct wg_allowedips *t, int family, const uint8_t *addr,
+				  int *cidr)
 {
 	int bits = family_bits(family);
 	const struct wg_allowedips_node *n;
 	void *best = NULL;
 	struct key k;
 
+	*cidr = -1;
 	if (bits < 0)
 		return NULL;
 	k = key_from(family, addr);
 	n = family == AF_INET ? t->root4 : t->root6;
 	while (n && common_bits(n->key, k.w, n->cidr) == n->cidr) {
-		if (n->peer)
+		if (n->peer) {
 			best = n->peer;
+			*cidr = n->cidr;
+		}
 		if (n->cidr >= bits)
 			break;
 		n = n->child[key_bit(k.w, n->cidr)];
 	}
 	return best;
+}
+
+void *wg_allowedips_lookup(const struct wg_allowedips *t, int family, const uint8_t *addr)
+{
+	int cidr;
+
+	return wg_allowedips_lookup_prefix(t, family, addr, &cidr);
 }
 
 void *wg_allowedips_lookup_exact(const struct wg_allowedips *t, int family, const uint8_t *addr,

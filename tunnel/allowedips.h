@@ -28,6 +28,9 @@ int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *add
 void wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer);
 /* The peer of the longest prefix containing addr, or NULL. */
 void *wg_allowedips_lookup(const struct wg_allowedips *t, int family, const uint8_t *addr);
+/* The same, and the length of the prefix that matched in *cidr (-1: none). */
+void *wg_allowedips_lookup_prefix(const struct wg_allowedips *t, int family, const uint8_t *addr,
+				  int *cidr);
 /* The peer of exactly this prefix, or NULL. */
 void *wg_allowedips_lookup_exact(const struct wg_allowedips *t, int family, const uint8_t *addr,
 				 uint8_t cidr);

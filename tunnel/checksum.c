@@ -67,3 +67,12 @@ uint16_t wg_csum_ipv4_header(const uint8_t *hdr, size_t ihl_bytes)
 {
 	return (uint16_t)~wg_csum_fold(wg_csum_add(0, hdr, ihl_bytes));
 }
+
+uint16_t wg_csum_replace16(uint16_t check, uint16_t old, uint16_t new_word)
+{
+	/* HC' = ~(~HC + ~m + m'): unlike HC - ~m - m' (RFC 1141) this never yields the
+	 * 0x0000 that a header summing to 0xffff cannot have. */
+	uint32_t sum = (uint16_t)~check + (uint16_t)~old + (uint32_t)new_word;
+
+	return (uint16_t)~wg_csum_fold(sum);
+}

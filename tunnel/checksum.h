@@ -20,4 +20,8 @@ uint32_t wg_csum_pseudo(int family, const uint8_t *src, const uint8_t *dst, uint
 /* The value to store in an IPv4 header's checksum field (set that field to 0 first). */
 uint16_t wg_csum_ipv4_header(const uint8_t *hdr, size_t ihl_bytes);
 
+/* A header checksum (as stored) after one 16-bit word of the header changed from old to
+ * new, without summing the header again (RFC 1624, equation 3). */
+uint16_t wg_csum_replace16(uint16_t check, uint16_t old, uint16_t new_word);
+
 #endif

@@ -10,7 +10,14 @@
 
 static struct wg_handshake *lookup_static(void *ctx, const uint8_t pub[WG_KEY_LEN])
 {
-	struct wg_peer *p = wg_engine_find_peer(ctx, pub);
+	struct wg_engine *e = ctx;
+	struct wg_peer *p = wg_engine_find_peer(e, pub);
+
+	/* A revoked key is refused before any more Diffie-Hellman is spent on it. */
+	if (p && p->revoked) {
+		e->refused_revoked = p;
+		return NULL;
+	}
 	return p ? &p->handshake : NULL;
 }
 
@@ -97,6 +104,7 @@ struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 						  .index_assign = index_assign,
 						  .index_drop = index_drop};
 	wg_allowedips_init(&e->allowedips);
+	wg_allowedips_init(&e->local);
 	wg_known_sources_init(&e->known_sources);
 	return e;
 }
@@ -108,6 +116,7 @@ void wg_engine_free(struct wg_engine *e)
 	while (e->peers)
 		wg_engine_remove_peer(e, e->peers);
 	wg_allowedips_free(&e->allowedips);
+	wg_allowedips_free(&e->local);
 	wg_index_table_free(&e->index);
 	wg_ratelimiter_free(&e->ratelimiter);
 	wg_known_sources_free(&e->known_sources);
@@ -132,11 +141,14 @@ int wg_engine_set_private_key(struct wg_engine *e, const uint8_t priv[32])
 	if (ret < 0)
 		return ret;
 	wg_cookie_checker_init(&e->cookie_checker, e->noise.identity.static_public);
-	/* Every session was authenticated with the old identity. */
+	/* Every session was authenticated with the old identity. Nothing answers a
+	 * handshake made with it any more either, so the next one may go at once (a key
+	 * rotation then costs one round trip, not a REKEY_TIMEOUT). */
 	for (struct wg_peer *p = e->peers; p; p = p->next) {
 		wg_peer_clear_keypairs(e, p);
 		wg_peer_clear_handshake(e, p);
 		wg_noise_handshake_refresh_static(&e->noise, &p->handshake);
+		p->last_sent_handshake = 0;
 	}
 	return 0;
 }
@@ -148,9 +160,12 @@ const uint8_t *wg_engine_public_key(const struct wg_engine *e)
 
 struct wg_peer *wg_engine_find_peer(const struct wg_engine *e, const uint8_t public_key[32])
 {
-	for (struct wg_peer *p = e->peers; p; p = p->next)
+	for (struct wg_peer *p = e->peers; p; p = p->next) {
 		if (sodium_memcmp(p->handshake.remote_static, public_key, WG_KEY_LEN) == 0)
 			return p;
+		if (p->has_next_key && sodium_memcmp(p->next_key, public_key, WG_KEY_LEN) == 0)
+			return p;
+	}
 	return NULL;
 }
 
@@ -186,9 +201,24 @@ struct wg_peer *wg_engine_add_peer(struct wg_engine *e, const struct wg_peer_con
 		errno = EINVAL;
 		return NULL;
 	}
+	if (cfg->has_next_public_key &&
+	    (wg_engine_find_peer(e, cfg->next_public_key) ||
+	     sodium_memcmp(cfg->next_public_key, cfg->public_key, WG_KEY_LEN) == 0)) {
+		errno = EEXIST;
+		return NULL;
+	}
 	p = wg_peer_create(e, cfg);
 	if (!p)
 		return NULL;
+	if (cfg->has_next_public_key) {
+		int ret = wg_engine_peer_set_next_key(e, p, cfg->next_public_key);
+
+		if (ret < 0) {
+			wg_peer_destroy(e, p);
+			errno = -ret;
+			return NULL;
+		}
+	}
 	for (tail = &e->peers; *tail; tail = &(*tail)->next)
 		;
 	*tail = p;
@@ -323,12 +353,15 @@ void wg_engine_send(struct wg_engine *e, const uint8_t *pkt, size_t len, struct 
 		wg_engine_drop(e, NULL, WG_DROP_NO_ROUTE);
 		return;
 	}
+	if (p->revoked) {
+		wg_engine_drop(e, p, WG_DROP_REVOKED);
+		return;
+	}
 	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC) {
 		wg_engine_drop(e, p, WG_DROP_NO_ENDPOINT);
 		return;
 	}
-	if (wg_peer_stage_packet(e, p, pkt, len) == 0)
-		wg_send_staged_packets(e, p, now);
+	wg_send_packet(e, p, pkt, len, now);
 }
 
 void wg_engine_peer_connect(struct wg_engine *e, struct wg_peer *p, struct wg_time now)

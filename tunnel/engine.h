@@ -21,13 +21,17 @@ struct wg_time {
 };
 
 enum wg_event {
-	WG_EVENT_HANDSHAKE_COMPLETE,	/* detail: "initiator" or "responder" */
-	WG_EVENT_HANDSHAKE_INITIATED,	/* detail: attempt number */
-	WG_EVENT_PEER_UNREACHABLE,	/* gave up after WG_REKEY_ATTEMPT_TIME */
-	WG_EVENT_HANDSHAKE_REFUSED,	/* peer may be NULL; detail: why */
-	WG_EVENT_ENDPOINT_CHANGED,	/* detail: new endpoint */
-	WG_EVENT_KEYS_ZEROED,		/* all session keys wiped after 3 x REJECT_AFTER_TIME */
+	WG_EVENT_HANDSHAKE_COMPLETE,  /* detail: "initiator" or "responder" */
+	WG_EVENT_HANDSHAKE_INITIATED, /* detail: attempt number */
+	WG_EVENT_PEER_UNREACHABLE,    /* gave up after WG_REKEY_ATTEMPT_TIME */
+	WG_EVENT_HANDSHAKE_REFUSED,   /* peer may be NULL (a revoked peer is named); detail:
+					 the reason and the source, "revoked key from
+					 203.0.113.2:51821" */
+	WG_EVENT_ENDPOINT_CHANGED,    /* detail: new endpoint */
+	WG_EVENT_KEYS_ZEROED,	      /* all session keys wiped after 3 x REJECT_AFTER_TIME */
 	WG_EVENT_COOKIE_SENT,
+	WG_EVENT_KEY_ROTATED, /* a handshake used the peer's next-public-key: it is now the
+				 peer's key and the old one is refused. detail: NULL */
 };
 
 struct wg_engine_io {
@@ -40,6 +44,11 @@ struct wg_engine_io {
 	/* A significant protocol event, for the log. May be NULL. */
 	void (*event)(void *ctx, enum wg_event ev, const struct wg_peer *peer,
 		      const char *detail);
+	/* The site policy for a decrypted, source-checked packet from `from` going to `to`
+	 * (another peer: relayed; NULL: delivered to the local side). true = pass. NULL
+	 * callback = everything passes. Called for every such packet. */
+	bool (*policy_allows)(void *ctx, const struct wg_peer *from, const struct wg_peer *to,
+			      const uint8_t *pkt, size_t len);
 };
 
 struct wg_engine_settings {
@@ -54,6 +63,10 @@ struct wg_peer_config {
 	uint8_t preshared_key[32];
 	struct wg_endpoint endpoint; /* AF_UNSPEC: none */
 	uint16_t persistent_keepalive;
+	/* Key rotation: handshakes from this key are accepted too (see
+	 * wg_engine_peer_set_next_key). */
+	bool has_next_public_key;
+	uint8_t next_public_key[32];
 };
 
 struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
@@ -84,7 +97,28 @@ void wg_engine_peer_set_preshared_key(struct wg_engine *e, struct wg_peer *p,
 int wg_engine_peer_set_allowed_ips(struct wg_engine *e, struct wg_peer *p,
 				   const struct wg_allowed_ip *ips, unsigned n);
 
+/* Key rotation: also accept handshakes from `next` (NULL: stop). 0, -EEXIST (another
+ * peer has that key), -EINVAL (low order / own key). */
+int wg_engine_peer_set_next_key(struct wg_engine *e, struct wg_peer *p, const uint8_t *next);
+/* Revocation: true ends the peer's sessions now, wipes their keys, drops staged packets,
+ * and from then on refuses every handshake from the peer's keys (counted as
+ * WG_DROP_REVOKED on peer and device, event HANDSHAKE_REFUSED) and sends nothing to it
+ * (outbound packets counted WG_DROP_REVOKED). false lifts it. */
+void wg_engine_peer_set_revoked(struct wg_engine *e, struct wg_peer *p, bool revoked);
+/* Clock safety: every TAI64N timestamp sent is strictly greater than this wall-clock
+ * time (ns) and than every timestamp sent before. */
+void wg_engine_set_timestamp_floor(struct wg_engine *e, uint64_t real_ns);
+/* The wall-clock ns of the greatest timestamp sent so far (0 = none). */
+uint64_t wg_engine_last_timestamp(const struct wg_engine *e);
+
+/* This site's own prefixes (interface addresses, LANs): a relayed packet's destination
+ * inside one is delivered to the local side unless a peer's allowed-ips hold a longer
+ * prefix for it, as a router's longest match would decide. Without them a destination in
+ * a peer's allowed-ips is that peer's. Replaces the set: 0, -EINVAL or -ENOMEM (set kept). */
+int wg_engine_set_local_networks(struct wg_engine *e, const struct wg_allowed_ip *nets, unsigned n);
+
 struct wg_peer *wg_engine_peers(const struct wg_engine *e); /* list head, then p->next */
+/* By the peer's public key or its next key. */
 struct wg_peer *wg_engine_find_peer(const struct wg_engine *e, const uint8_t public_key[32]);
 struct wg_peer *wg_engine_find_peer_by_name(const struct wg_engine *e, const char *name);
 const struct wg_device_stats *wg_engine_stats(const struct wg_engine *e);

@@ -34,6 +34,16 @@ struct wg_engine {
 	uint64_t cookie_budget_at;
 	struct wg_peer *peers;
 	struct wg_device_stats stats;
+	/* Site-local prefixes (wg_engine_set_local_networks): a destination here is
+	 * delivered to the local side unless a peer holds a longer prefix for it. */
+	struct wg_allowedips local;
+	/* Set by the static-key lookup when the key is a revoked peer's, so the receive
+	 * path can count the refusal against that peer. */
+	struct wg_peer *refused_revoked;
+	/* Clock safety: TAI64N timestamps sent (wall-clock ns, already rounded to the
+	 * timestamp granularity) stay above the floor and keep increasing. */
+	uint64_t timestamp_floor_ns;
+	uint64_t last_timestamp_ns;
 	uint64_t under_load_until;
 	uint64_t load_window_start;
 	unsigned load_window_count;
@@ -85,6 +95,27 @@ void wg_send_cookie_reply(struct wg_engine *e, const uint8_t *msg, size_t len,
 			  uint32_t sender_index, const struct wg_endpoint *to, uint64_t now);
 /* Send a datagram to the peer's endpoint and account for it. */
 int wg_send_to_peer(struct wg_engine *e, struct wg_peer *p, const uint8_t *buf, size_t len);
+
+/* The cookie maker for the key the current handshake attempt speaks to (key rotation). */
+struct wg_cookie_maker *wg_peer_cookie(struct wg_peer *p);
+
+/* send.c: encrypt and send one packet to p now when a session allows, otherwise stage it
+ * and start a handshake. Copies only when staging. */
+void wg_send_packet(struct wg_engine *e, struct wg_peer *p, const uint8_t *pkt, size_t len,
+		    struct wg_time now);
+/* The wall-clock ns to put in the next initiation's TAI64N (see timestamp_floor_ns). */
+uint64_t wg_next_timestamp(struct wg_engine *e, uint64_t real_ns);
+
+/* key_rotation.c */
+/* A session was derived: if it used the peer's next key, that key becomes the peer's. */
+void wg_key_rotation_session_derived(struct wg_engine *e, struct wg_peer *p, struct wg_keypair *kp);
+/* Before an initiation: which of the peer's keys it speaks to. */
+void wg_key_rotation_pick(struct wg_peer *p, bool is_retry);
+
+/* relay.c: a decrypted, source-checked inner packet of `family` from `from`: delivered
+ * to the local side or relayed to another peer, as the allowed-ips and the policy say. */
+void wg_relay_route(struct wg_engine *e, struct wg_peer *from, uint8_t *pkt, size_t len, int family,
+		    struct wg_time now);
 
 /* receive.c is wg_engine_receive itself. */
 

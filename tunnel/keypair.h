@@ -20,6 +20,7 @@ struct wg_keypair {
 	uint32_t remote_index; /* the index we put in data messages to them */
 	uint64_t birth_ns;     /* monotonic time the session was derived */
 	bool i_am_the_initiator;
+	bool with_next_static; /* derived with the peer's next static key (key rotation) */
 	bool send_valid;
 	bool recv_valid;
 	struct wg_peer *peer;

@@ -120,6 +120,17 @@ static bool decrypt_and_hash(uint8_t *dst, const uint8_t *src, size_t srclen,
 	return true;
 }
 
+/* The remote static key this attempt speaks to, and our DH with it. */
+static const uint8_t *remote_static(const struct wg_handshake *hs)
+{
+	return hs->use_next ? hs->next_static : hs->remote_static;
+}
+
+static const uint8_t *precomputed(const struct wg_handshake *hs)
+{
+	return hs->use_next ? hs->precomputed_next : hs->precomputed_static_static;
+}
+
 static bool holds_index(const struct wg_handshake *hs)
 {
 	return hs->state == WG_HANDSHAKE_CREATED_INITIATION ||
@@ -242,17 +253,79 @@ out:
 	return ret;
 }
 
+/* A zero result makes every handshake with that key fail, which is what a peer that now
+ * has our own key, or none of ours, deserves. */
+static void precompute(const struct wg_static_identity *id, uint8_t out[WG_KEY_LEN],
+		       const uint8_t remote[WG_KEY_LEN])
+{
+	if (!id->has_identity || sodium_memcmp(remote, id->static_public, WG_KEY_LEN) == 0 ||
+	    crypto_scalarmult(out, id->static_private, remote) != 0)
+		sodium_memzero(out, WG_KEY_LEN);
+}
+
 void wg_noise_handshake_refresh_static(struct wg_noise *n, struct wg_handshake *hs)
 {
-	const struct wg_static_identity *id = &n->identity;
+	precompute(&n->identity, hs->precomputed_static_static, hs->remote_static);
+	if (hs->has_next)
+		precompute(&n->identity, hs->precomputed_next, hs->next_static);
+}
 
-	/* A zero result makes every handshake with this peer fail, which is what a peer
-	 * that now has our own key, or none of ours, deserves. */
-	if (!id->has_identity ||
-	    sodium_memcmp(hs->remote_static, id->static_public, WG_KEY_LEN) == 0 ||
-	    crypto_scalarmult(hs->precomputed_static_static, id->static_private,
-			      hs->remote_static) != 0)
-		sodium_memzero(hs->precomputed_static_static, WG_KEY_LEN);
+int wg_noise_handshake_set_next(struct wg_noise *n, struct wg_handshake *hs, const uint8_t *next)
+{
+	uint8_t scalar[WG_KEY_LEN], shared[WG_KEY_LEN];
+	int ret = -EINVAL;
+
+	if (!next) {
+		/* A handshake half-way with the key that is no longer accepted ends. */
+		if (hs->use_next)
+			wg_noise_handshake_clear(n, hs);
+		sodium_memzero(hs->next_static, WG_KEY_LEN);
+		sodium_memzero(hs->precomputed_next, WG_KEY_LEN);
+		sodium_memzero(hs->latest_timestamp_next, WG_TIMESTAMP_LEN);
+		hs->has_next = false;
+		hs->use_next = false;
+		return 0;
+	}
+	/* As in wg_noise_handshake_init: any clamped scalar finds a low-order key. */
+	if (n->identity.has_identity) {
+		if (sodium_memcmp(next, n->identity.static_public, WG_KEY_LEN) == 0)
+			goto out;
+		memcpy(scalar, n->identity.static_private, WG_KEY_LEN);
+	} else {
+		randombytes_buf(scalar, sizeof(scalar));
+	}
+	if (crypto_scalarmult(shared, scalar, next) != 0)
+		goto out;
+	if (!hs->has_next || sodium_memcmp(hs->next_static, next, WG_KEY_LEN) != 0) {
+		if (hs->use_next)
+			wg_noise_handshake_clear(n, hs);
+		sodium_memzero(hs->latest_timestamp_next, WG_TIMESTAMP_LEN);
+	}
+	memcpy(hs->next_static, next, WG_KEY_LEN);
+	if (n->identity.has_identity)
+		memcpy(hs->precomputed_next, shared, WG_KEY_LEN);
+	else
+		sodium_memzero(hs->precomputed_next, WG_KEY_LEN);
+	hs->has_next = true;
+	ret = 0;
+out:
+	sodium_memzero(scalar, sizeof(scalar));
+	sodium_memzero(shared, sizeof(shared));
+	return ret;
+}
+
+void wg_noise_handshake_promote_next(struct wg_handshake *hs)
+{
+	if (!hs->has_next)
+		return;
+	memcpy(hs->remote_static, hs->next_static, WG_KEY_LEN);
+	memcpy(hs->precomputed_static_static, hs->precomputed_next, WG_KEY_LEN);
+	memcpy(hs->latest_timestamp, hs->latest_timestamp_next, WG_TIMESTAMP_LEN);
+	sodium_memzero(hs->latest_timestamp_next, WG_TIMESTAMP_LEN);
+	sodium_memzero(hs->next_static, WG_KEY_LEN);
+	sodium_memzero(hs->precomputed_next, WG_KEY_LEN);
+	hs->has_next = false;
+	hs->use_next = false;
 }
 
 void wg_noise_handshake_clear(struct wg_noise *n, struct wg_handshake *hs)
@@ -271,10 +344,12 @@ int wg_noise_create_initiation(struct wg_noise *n, struct wg_handshake *hs,
 	if (!n->identity.has_identity)
 		goto out;
 	ret = -EINVAL;
-	if (sodium_is_zero(hs->precomputed_static_static, WG_KEY_LEN))
+	if (!hs->has_next)
+		hs->use_next = false;
+	if (sodium_is_zero(precomputed(hs), WG_KEY_LEN))
 		goto out;
 
-	handshake_start(ck, h, hs->remote_static);
+	handshake_start(ck, h, remote_static(hs));
 	wg_le32_write(&msg->header, WG_MSG_HANDSHAKE_INITIATION);
 
 	/* e */
@@ -283,14 +358,14 @@ int wg_noise_create_initiation(struct wg_noise *n, struct wg_handshake *hs,
 	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
 
 	/* es */
-	if (!mix_dh(ck, key, e_priv, hs->remote_static))
+	if (!mix_dh(ck, key, e_priv, remote_static(hs)))
 		goto out;
 
 	/* s */
 	encrypt_and_hash(msg->encrypted_static, n->identity.static_public, WG_KEY_LEN, key, h);
 
 	/* ss */
-	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, precomputed(hs), WG_KEY_LEN);
 
 	/* {t} */
 	encrypt_and_hash(msg->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN, key, h);
@@ -311,7 +386,10 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 	const struct wg_static_identity *id = &n->identity;
 	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN];
 	uint8_t s_pub[WG_KEY_LEN], t[WG_TIMESTAMP_LEN];
+	const uint8_t *ss;
+	uint8_t *latest;
 	struct wg_handshake *hs;
+	bool with_next;
 	int ret = -ENOKEY;
 
 	*out = NULL;
@@ -338,11 +416,13 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 	if (!hs)
 		goto out;
 
-	/* ss */
+	/* ss, with whichever of the peer's keys sent it (key rotation) */
 	ret = -EINVAL;
-	if (sodium_is_zero(hs->precomputed_static_static, WG_KEY_LEN))
+	with_next = hs->has_next && sodium_memcmp(s_pub, hs->next_static, WG_KEY_LEN) == 0;
+	ss = with_next ? hs->precomputed_next : hs->precomputed_static_static;
+	if (sodium_is_zero(ss, WG_KEY_LEN))
 		goto out;
-	wg_kdf(ck, key, NULL, ck, hs->precomputed_static_static, WG_KEY_LEN);
+	wg_kdf(ck, key, NULL, ck, ss, WG_KEY_LEN);
 
 	/* {t} */
 	if (!decrypt_and_hash(t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key,
@@ -354,15 +434,17 @@ int wg_noise_consume_initiation(struct wg_noise *n, const struct wg_msg_initiati
 	 * against the peer, so it learns which handshake it was. */
 	*out = hs;
 	ret = -EEXIST;
-	if (!wg_tai64n_after(t, hs->latest_timestamp))
+	latest = with_next ? hs->latest_timestamp_next : hs->latest_timestamp;
+	if (!wg_tai64n_after(t, latest))
 		goto out;
 	if (initiation_flood(hs, now_ns))
 		goto out;
 
 	release_index(n, hs);
 	sodium_memzero(hs->ephemeral_private, WG_KEY_LEN);
-	memcpy(hs->latest_timestamp, t, WG_TIMESTAMP_LEN);
+	memcpy(latest, t, WG_TIMESTAMP_LEN);
 	hs->last_initiation_consumption_ns = now_ns;
+	hs->use_next = with_next;
 	commit_consumed(hs, msg->unencrypted_ephemeral, &msg->sender_index, ck, h,
 			WG_HANDSHAKE_CONSUMED_INITIATION);
 	ret = 0;
@@ -399,7 +481,7 @@ int wg_noise_create_response(struct wg_noise *n, struct wg_handshake *hs,
 		goto out;
 
 	/* se */
-	if (!mix_dh(ck, NULL, e_priv, hs->remote_static))
+	if (!mix_dh(ck, NULL, e_priv, remote_static(hs)))
 		goto out;
 
 	/* psk */
@@ -485,6 +567,7 @@ int wg_noise_begin_session(struct wg_noise *n, struct wg_handshake *hs, struct w
 		return -ESTALE;
 
 	kp->i_am_the_initiator = hs->state == WG_HANDSHAKE_CONSUMED_RESPONSE;
+	kp->with_next_static = hs->use_next;
 	kp->send_counter = 0;
 	wg_replay_init(&kp->recv_counter);
 	kp->local_index = hs->local_index;

@@ -39,6 +39,14 @@ struct wg_handshake {
 	uint8_t preshared_key[WG_KEY_LEN]; /* all zero when none is configured */
 	uint8_t precomputed_static_static[WG_KEY_LEN]; /* DH(s_priv, S_pub); zero if low-order */
 	void *owner;				       /* the peer, opaque to Noise */
+	/* Key rotation: the peer's next static key is accepted alongside remote_static
+	 * until one handshake with it succeeds and the owner promotes it. */
+	uint8_t next_static[WG_KEY_LEN];
+	uint8_t precomputed_next[WG_KEY_LEN]; /* DH(s_priv, next); zero if low-order */
+	bool has_next;
+	/* Which key this attempt speaks to: set by the owner before create_initiation,
+	 * by consume_initiation from the message it authenticated. */
+	bool use_next;
 
 	enum wg_handshake_state state;
 	uint8_t ephemeral_private[WG_KEY_LEN];
@@ -46,6 +54,9 @@ struct wg_handshake {
 	uint8_t hash[WG_HASH_LEN];
 	uint8_t chaining_key[WG_HASH_LEN];
 	uint8_t latest_timestamp[WG_TIMESTAMP_LEN]; /* greatest accepted from this peer */
+	/* The same for its next key: a key's timestamps only ever compare with its own, so
+	 * the next key may belong to a box whose clock is behind the old one's. */
+	uint8_t latest_timestamp_next[WG_TIMESTAMP_LEN];
 	uint64_t last_initiation_consumption_ns;   /* monotonic, for the flood check */
 	uint32_t local_index;
 	uint32_t remote_index;
@@ -77,8 +88,14 @@ int wg_noise_set_private_key(struct wg_noise *n, const uint8_t priv[WG_KEY_LEN])
 int wg_noise_handshake_init(struct wg_noise *n, struct wg_handshake *hs,
 			    const uint8_t remote_static[WG_KEY_LEN], const uint8_t *preshared_key,
 			    void *owner);
-/* Recompute precomputed_static_static after the private key changed. */
+/* Recompute precomputed_static_static (and precomputed_next) after the private key
+ * changed. */
 void wg_noise_handshake_refresh_static(struct wg_noise *n, struct wg_handshake *hs);
+/* Accept `next` (NULL: stop) as a second static key of the peer: -EINVAL if it is of low
+ * order or our own key. A handshake in progress with a next key that goes away is wiped. */
+int wg_noise_handshake_set_next(struct wg_noise *n, struct wg_handshake *hs, const uint8_t *next);
+/* The next key becomes the peer's only key. */
+void wg_noise_handshake_promote_next(struct wg_handshake *hs);
 /* Wipe the ephemeral state and drop the local index (back to ZEROED). */
 void wg_noise_handshake_clear(struct wg_noise *n, struct wg_handshake *hs);
 

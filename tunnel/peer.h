@@ -32,6 +32,7 @@ struct wg_peer {
 	char name[WG_PEER_NAME_MAX];
 	struct wg_handshake handshake;
 	struct wg_cookie_maker cookie;
+	struct wg_cookie_maker cookie_next; /* for the next key, while has_next_key */
 	struct wg_keypairs keypairs;
 	struct wg_endpoint endpoint;
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
@@ -41,6 +42,9 @@ struct wg_peer {
 	unsigned n_allowed_ips;
 	uint64_t last_sent_handshake; /* monotonic ns; 0 = never */
 	bool cookie_resent;	      /* the current initiation was resent for a cookie */
+	bool revoked;		      /* refuse its handshakes, send nothing to it */
+	bool has_next_key;	      /* key rotation: next_key is accepted too */
+	uint8_t next_key[32];
 	struct wg_peer_stats stats;
 	struct wg_peer *next; /* engine's list, in configuration order */
 };

@@ -2,6 +2,7 @@
  * drop has its own counter; nothing unauthenticated changes any state but counters. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -44,6 +45,8 @@ static bool cookie_budget_allows(struct wg_engine *e, uint64_t now)
 static const char *refusal_reason(int err)
 {
 	switch (err) {
+	case -EPERM:
+		return "revoked key";
 	case -ENOKEY:
 		return "unknown public key";
 	case -EEXIST:
@@ -53,6 +56,21 @@ static const char *refusal_reason(int err)
 	default:
 		return "not authentic";
 	}
+}
+
+/* Counted on the device (and the peer when known), and told as "REASON from IP:PORT" so
+ * the log and the audit trail say who knocked. */
+static void refuse(struct wg_engine *e, struct wg_peer *p, enum wg_drop_reason why, int err,
+		   const struct wg_endpoint *from)
+{
+	char src[WG_ENDPOINT_STRLEN], detail[sizeof(src) + 48];
+
+	wg_engine_drop(e, p, why);
+	if (!e->io.event)
+		return;
+	snprintf(detail, sizeof(detail), "%s from %s", refusal_reason(err),
+		 wg_endpoint_format(from, src));
+	wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, p, detail);
 }
 
 static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *from,
@@ -91,12 +109,17 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 	}
 
 	if (type == WG_MSG_HANDSHAKE_INITIATION) {
+		e->refused_revoked = NULL;
 		ret = wg_noise_consume_initiation(&e->noise, (struct wg_msg_initiation *)buf,
 						  now.mono_ns, &hs);
+		if (ret == -ENOKEY && e->refused_revoked) {
+			refuse(e, e->refused_revoked, WG_DROP_REVOKED, -EPERM, from);
+			e->refused_revoked = NULL;
+			return;
+		}
 		if (ret < 0) {
 			p = (ret == -EEXIST && hs) ? hs->owner : NULL;
-			wg_engine_drop(e, p, WG_DROP_HANDSHAKE_REFUSED);
-			wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, p, refusal_reason(ret));
+			refuse(e, p, WG_DROP_HANDSHAKE_REFUSED, ret, from);
 			return;
 		}
 		p = hs->owner;
@@ -107,8 +130,7 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 
 		ret = wg_noise_consume_response(&e->noise, (struct wg_msg_response *)buf, &hs);
 		if (ret < 0) {
-			wg_engine_drop(e, NULL, WG_DROP_HANDSHAKE_REFUSED);
-			wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, NULL, refusal_reason(ret));
+			refuse(e, NULL, WG_DROP_HANDSHAKE_REFUSED, ret, from);
 			return;
 		}
 		p = hs->owner;
@@ -121,6 +143,7 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 			return;
 		}
 		wg_peer_add_keypair(e, p, kp);
+		wg_key_rotation_session_derived(e, p, kp);
 		wg_timers_session_derived(p, now.mono_ns);
 		wg_timers_handshake_complete(p, now.mono_ns, now.real_ns);
 		wg_engine_event(e, WG_EVENT_HANDSHAKE_COMPLETE, p, "initiator");
@@ -144,7 +167,7 @@ static void receive_cookie(struct wg_engine *e, const uint8_t *buf, struct wg_ti
 		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
 		return;
 	}
-	if (wg_cookie_consume_reply(&ent->peer->cookie, msg, now.mono_ns) < 0) {
+	if (wg_cookie_consume_reply(wg_peer_cookie(ent->peer), msg, now.mono_ns) < 0) {
 		wg_engine_drop(e, ent->peer, WG_DROP_BAD_MAC);
 		return;
 	}
@@ -269,7 +292,7 @@ static void receive_data(struct wg_engine *e, const struct wg_endpoint *from, ui
 	}
 	wg_timers_data_received(p, now.mono_ns);
 	p->stats.rx_packets++;
-	e->io.deliver_packet(e->io.ctx, p, msg->encrypted_data, inner);
+	wg_relay_route(e, p, msg->encrypted_data, inner, family, now);
 }
 
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,

@@ -19,6 +19,9 @@ int wg_send_to_peer(struct wg_engine *e, struct wg_peer *p, const uint8_t *buf, 
 {
 	int ret;
 
+	/* The last gate: nothing at all goes to a revoked peer. */
+	if (p->revoked)
+		return -EPERM;
 	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC) {
 		wg_engine_drop(e, p, WG_DROP_NO_ENDPOINT);
 		return -EDESTADDRREQ;
@@ -138,8 +141,27 @@ void wg_send_staged_packets(struct wg_engine *e, struct wg_peer *p, struct wg_ti
 	keep_key_fresh(e, p, now);
 }
 
+void wg_send_packet(struct wg_engine *e, struct wg_peer *p, const uint8_t *pkt, size_t len,
+		    struct wg_time now)
+{
+	struct wg_keypair *kp = p->keypairs.current;
+
+	/* Straight out when a session can take it and nothing older waits before it;
+	 * staging (a copy) only while there is no session. */
+	if (!p->staged.count && keypair_can_send(kp, now.mono_ns)) {
+		if (encrypt_and_send(e, p, kp, pkt, len, now) < 0)
+			wg_engine_drop(e, p, WG_DROP_NO_ENDPOINT);
+		keep_key_fresh(e, p, now);
+		return;
+	}
+	if (wg_peer_stage_packet(e, p, pkt, len) == 0)
+		wg_send_staged_packets(e, p, now);
+}
+
 void wg_send_keepalive(struct wg_engine *e, struct wg_peer *p, struct wg_time now)
 {
+	if (p->revoked)
+		return;
 	/* Staged data confirms the session as well as a keepalive would. */
 	if (!p->staged.count)
 		wg_peer_stage_packet(e, p, NULL, 0);
@@ -153,6 +175,8 @@ void wg_send_handshake_initiation(struct wg_engine *e, struct wg_peer *p, bool i
 	uint8_t timestamp[WG_TIMESTAMP_LEN];
 	char attempt[16];
 
+	if (p->revoked)
+		return;
 	if (!is_retry)
 		p->timers.handshake_attempts = 0;
 	/* At most one initiation per REKEY_TIMEOUT, whatever asks for it. */
@@ -161,10 +185,10 @@ void wg_send_handshake_initiation(struct wg_engine *e, struct wg_peer *p, bool i
 		return;
 	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC || !e->noise.identity.has_identity)
 		return;
-	wg_tai64n_encode(timestamp, now.real_ns);
+	wg_tai64n_encode(timestamp, wg_next_timestamp(e, now.real_ns));
 	if (wg_noise_create_initiation(&e->noise, &p->handshake, &msg, timestamp) < 0)
 		goto out;
-	wg_cookie_add_macs(&p->cookie, &msg, sizeof(msg), now.mono_ns);
+	wg_cookie_add_macs(wg_peer_cookie(p), &msg, sizeof(msg), now.mono_ns);
 	wg_timers_any_authenticated_packet_traversal(p, now.mono_ns);
 	wg_timers_any_authenticated_packet_sent(p, now.mono_ns);
 	p->last_sent_handshake = now.mono_ns;
@@ -184,13 +208,15 @@ void wg_send_handshake_response(struct wg_engine *e, struct wg_peer *p, struct w
 
 	if (wg_noise_create_response(&e->noise, &p->handshake, &msg) < 0)
 		goto out;
-	wg_cookie_add_macs(&p->cookie, &msg, sizeof(msg), now.mono_ns);
+	/* mac1 is keyed by the key the initiator used, which may be its next one. */
+	wg_cookie_add_macs(wg_peer_cookie(p), &msg, sizeof(msg), now.mono_ns);
 	kp = wg_keypair_new();
 	if (!kp || wg_noise_begin_session(&e->noise, &p->handshake, kp, now.mono_ns) < 0) {
 		wg_peer_clear_handshake(e, p);
 		goto out;
 	}
 	wg_peer_add_keypair(e, p, kp);
+	wg_key_rotation_session_derived(e, p, kp);
 	kp = NULL;
 	wg_timers_session_derived(p, now.mono_ns);
 	wg_timers_any_authenticated_packet_traversal(p, now.mono_ns);

@@ -16,6 +16,10 @@ static const char *const drop_names[WG_DROP__COUNT] = {
     [WG_DROP_UNDER_LOAD] = "under_load",
     [WG_DROP_NO_ENDPOINT] = "no_endpoint",
     [WG_DROP_RATE_LIMITED] = "rate_limited",
+    [WG_DROP_REVOKED] = "revoked",
+    [WG_DROP_POLICY] = "policy_denied",
+    [WG_DROP_TTL] = "ttl_expired",
+    [WG_DROP_LOOP] = "relay_loop",
 };
 
 const char *wg_drop_reason_name(enum wg_drop_reason r)

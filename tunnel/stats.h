@@ -19,6 +19,10 @@ enum wg_drop_reason {
 	WG_DROP_UNDER_LOAD,	   /* handshake without a valid cookie while under load */
 	WG_DROP_NO_ENDPOINT,	   /* peer has no known endpoint yet */
 	WG_DROP_RATE_LIMITED,	   /* too many handshakes from one source while under load */
+	WG_DROP_REVOKED,	   /* handshake from, or packet to, a revoked peer */
+	WG_DROP_POLICY,		   /* the site policy denied the packet */
+	WG_DROP_TTL,		   /* relayed packet's TTL / hop limit ran out */
+	WG_DROP_LOOP,		   /* relay destination is the sending peer itself */
 	WG_DROP__COUNT
 };
 
@@ -28,6 +32,7 @@ struct wg_peer_stats {
 	uint64_t rx_bytes, tx_bytes;	 /* underlay bytes of authenticated datagrams */
 	uint64_t rx_packets, tx_packets; /* inner packets */
 	uint64_t handshakes;		 /* completed handshakes */
+	uint64_t relayed_packets;	 /* packets it sent that went on to another peer */
 	uint64_t last_handshake_real_ns; /* wall clock; 0 = never */
 	uint64_t drops[WG_DROP__COUNT];
 };

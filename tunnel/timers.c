@@ -108,6 +108,8 @@ void wg_timers_run(struct wg_engine *e, struct wg_peer *p, uint64_t now, uint64_
 			/* The route to the peer may have changed: let the kernel pick a new
 			 * source address. */
 			p->endpoint.has_src = false;
+			/* No answer: with a next key set, the peer may hold the other one. */
+			wg_key_rotation_pick(p, true);
 			wg_send_handshake_initiation(e, p, true, t);
 		}
 	}

@@ -1,6 +1,7 @@
 /* The Linux TUN device in layer-3 mode without the packet-information header: each read
  * yields exactly one IP packet and each write injects one, which is the unit the engine
- * encrypts. Offloads (IFF_VNET_HDR) come later with the data-plane work. */
+ * encrypts. With offloads (IFF_VNET_HDR) a read may instead yield a TCP super-packet
+ * behind a virtio header, which offload.h cuts up. */
 #include "tun.h"
 
 #include <errno.h>
@@ -11,6 +12,11 @@
 #include <unistd.h>
 
 int wg_tun_open(const char *name, char actual[IFNAMSIZ])
+{
+	return wg_tun_open_flags(name, actual, false);
+}
+
+int wg_tun_open_flags(const char *name, char actual[IFNAMSIZ], bool vnet_hdr)
 {
 	struct ifreq ifr;
 	size_t len = strlen(name);
@@ -26,7 +32,7 @@ int wg_tun_open(const char *name, char actual[IFNAMSIZ])
 		return -errno;
 
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, name, len); /* NUL-terminated by the memset */
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = -errno;
@@ -64,5 +70,25 @@ int wg_tun_write(int fd, const void *buf, size_t len)
 	 * change we do not understand, so report it rather than pretend success. */
 	if ((size_t)n != len)
 		return -EIO;
+	return 0;
+}
+
+/* Not in every set of kernel headers this builds against. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+unsigned wg_tun_set_offload(int fd)
+{
+	const unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	/* USO (kernel 6.2) first; older kernels refuse the unknown bits as a whole. */
+	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0)
+		return tso | TUN_F_USO4 | TUN_F_USO6;
+	if (ioctl(fd, TUNSETOFFLOAD, tso) == 0)
+		return tso;
+	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0)
+		return TUN_F_CSUM;
 	return 0;
 }

@@ -20,6 +20,17 @@
  *   show-dot             the peers as a Graphviz graph (DOT language)
  *   metrics              the counters in the Prometheus text exposition format (the text
  *                        metrics-listen serves at GET /metrics)
+ *   revoke PEER          end PEER's sessions now and refuse its key from then on; the
+ *                        key is added to the revocation list
+ *   unrevoke KEY         take the base64 public KEY off the revocation list
+ *   rotate-key           write a new private key to <private-key-file>.next (0600); the
+ *                        body is its base64 public key and the file's path, one a line
+ *   peer-add NAME PUBLIC-KEY PREFIX[,PREFIX...] [endpoint=IP:PORT] [keepalive=SECONDS]
+ *            [preshared-key=BASE64]
+ *                        add a peer to the running interface only (until the next reload
+ *                        or restart); the endpoint is numeric (the client resolves names)
+ *   peer-remove NAME     take a peer out of the running interface (until the next reload
+ *                        or restart)
  */
 #ifndef VPND_CONTROL_H
 #define VPND_CONTROL_H
