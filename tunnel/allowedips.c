@@ -277,6 +277,20 @@ int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *add
 	return 0;
 }
 
+void *wg_allowedips_get(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr)
+{
+	int bits = family_bits(family);
+	struct wg_allowedips_node **slot, **parent;
+	struct key k;
+
+	if (bits < 0 || cidr > bits)
+		return NULL;
+	k = key_from(family, addr);
+	key_mask(&k, cidr);
+	slot = find_exact(root_of(t, family), &k, cidr, &parent);
+	return slot ? (*slot)->peer : NULL;
+}
+
 void wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer)
 {
 	if (!peer)

@@ -24,7 +24,9 @@ int wg_allowedips_insert(struct wg_allowedips *t, int family, const uint8_t *add
 /* Remove the prefix if it points at peer: 0, or -ENOENT. */
 int wg_allowedips_remove(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
 			 void *peer);
-/* Remove every prefix that points at peer. */
+/* The peer holding exactly this prefix, or NULL. */
+void *wg_allowedips_get(struct wg_allowedips *t, int family, const uint8_t *addr, uint8_t cidr);
+/* Remove every prefix that points at peer (a walk of the whole trie). */
 void wg_allowedips_remove_by_peer(struct wg_allowedips *t, void *peer);
 /* The peer of the longest prefix containing addr, or NULL. */
 void *wg_allowedips_lookup(const struct wg_allowedips *t, int family, const uint8_t *addr);

@@ -90,8 +90,11 @@ struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 
 	if (!e)
 		return NULL;
-	if (wg_index_table_init(&e->index) < 0 || wg_ratelimiter_init(&e->ratelimiter) < 0) {
+	if (wg_index_table_init(&e->index) < 0 || wg_ratelimiter_init(&e->ratelimiter) < 0 ||
+	    wg_peer_index_init(&e->peer_index) < 0) {
 		wg_index_table_free(&e->index);
+		wg_ratelimiter_free(&e->ratelimiter);
+		wg_peer_index_free(&e->peer_index);
 		free(e);
 		return NULL;
 	}
@@ -119,6 +122,7 @@ void wg_engine_free(struct wg_engine *e)
 	wg_allowedips_free(&e->local);
 	wg_index_table_free(&e->index);
 	wg_ratelimiter_free(&e->ratelimiter);
+	wg_peer_index_free(&e->peer_index);
 	wg_known_sources_free(&e->known_sources);
 	sodium_memzero(e, sizeof(*e));
 	free(e);
@@ -158,8 +162,27 @@ const uint8_t *wg_engine_public_key(const struct wg_engine *e)
 	return e->noise.identity.static_public;
 }
 
+void wg_engine_reindex_peer(struct wg_engine *e, struct wg_peer *p, bool remove_only)
+{
+	for (unsigned i = 0; i < p->n_indexed; i++) {
+		wg_peer_index_remove(&e->peer_index, p->indexed_keys[i], p);
+		sodium_memzero(p->indexed_keys[i], sizeof(p->indexed_keys[i]));
+	}
+	p->n_indexed = 0;
+	if (remove_only)
+		return;
+	memcpy(p->indexed_keys[p->n_indexed++], p->handshake.remote_static, WG_KEY_LEN);
+	if (p->has_next_key)
+		memcpy(p->indexed_keys[p->n_indexed++], p->next_key, WG_KEY_LEN);
+	for (unsigned i = 0; i < p->n_indexed; i++)
+		if (wg_peer_index_add(&e->peer_index, p->indexed_keys[i], p) < 0)
+			e->peer_index_broken = true;
+}
+
 struct wg_peer *wg_engine_find_peer(const struct wg_engine *e, const uint8_t public_key[32])
 {
+	if (!e->peer_index_broken)
+		return wg_peer_index_find(&e->peer_index, public_key);
 	for (struct wg_peer *p = e->peers; p; p = p->next) {
 		if (sodium_memcmp(p->handshake.remote_static, public_key, WG_KEY_LEN) == 0)
 			return p;
@@ -219,9 +242,10 @@ struct wg_peer *wg_engine_add_peer(struct wg_engine *e, const struct wg_peer_con
 			return NULL;
 		}
 	}
-	for (tail = &e->peers; *tail; tail = &(*tail)->next)
-		;
+	tail = e->peers_last ? &e->peers_last->next : &e->peers;
 	*tail = p;
+	e->peers_last = p;
+	wg_engine_reindex_peer(e, p, false);
 	e->known_sources.dirty = true;
 	/* A persistent keepalive means "keep this tunnel open": start at once. */
 	if (p->persistent_keepalive)
@@ -229,15 +253,22 @@ struct wg_peer *wg_engine_add_peer(struct wg_engine *e, const struct wg_peer_con
 	return p;
 }
 
+static void remove_own_prefixes(struct wg_engine *e, struct wg_peer *p);
+
 void wg_engine_remove_peer(struct wg_engine *e, struct wg_peer *p)
 {
-	for (struct wg_peer **pp = &e->peers; *pp; pp = &(*pp)->next) {
+	struct wg_peer *before = NULL;
+
+	for (struct wg_peer **pp = &e->peers; *pp; before = *pp, pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
 			break;
 		}
 	}
-	wg_allowedips_remove_by_peer(&e->allowedips, p);
+	if (e->peers_last == p)
+		e->peers_last = before;
+	wg_engine_reindex_peer(e, p, true);
+	remove_own_prefixes(e, p);
 	wg_peer_destroy(e, p);
 	e->known_sources.dirty = true;
 }
@@ -279,20 +310,30 @@ static bool same_prefix(const struct wg_allowed_ip *a, const struct wg_allowed_i
 	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* A prefix that moves to p leaves its former owner's list. */
+/* A prefix that moves to p leaves its former owner's list. The trie says who held it,
+ * so loading thousands of peers costs no walk over all of them per prefix. */
 static void forget_prefix_elsewhere(struct wg_engine *e, struct wg_peer *owner,
 				    const struct wg_allowed_ip *ip)
 {
-	for (struct wg_peer *q = e->peers; q; q = q->next) {
-		if (q == owner)
-			continue;
-		for (unsigned i = 0; i < q->n_allowed_ips; i++) {
-			if (same_prefix(&q->allowed_ips[i], ip)) {
-				q->allowed_ips[i] = q->allowed_ips[--q->n_allowed_ips];
-				break;
-			}
+	struct wg_peer *q = wg_allowedips_get(&e->allowedips, ip->family, ip->addr, ip->cidr);
+
+	if (!q || q == owner)
+		return;
+	for (unsigned i = 0; i < q->n_allowed_ips; i++) {
+		if (same_prefix(&q->allowed_ips[i], ip)) {
+			q->allowed_ips[i] = q->allowed_ips[--q->n_allowed_ips];
+			break;
 		}
 	}
+}
+
+/* Take p's own prefixes out of the trie: one exact removal each rather than a walk of
+ * the whole trie, which made loading n peers cost n^2. */
+static void remove_own_prefixes(struct wg_engine *e, struct wg_peer *p)
+{
+	for (unsigned i = 0; i < p->n_allowed_ips; i++)
+		(void)wg_allowedips_remove(&e->allowedips, p->allowed_ips[i].family,
+					   p->allowed_ips[i].addr, p->allowed_ips[i].cidr, p);
 }
 
 int wg_engine_peer_set_allowed_ips(struct wg_engine *e, struct wg_peer *p,
@@ -311,12 +352,15 @@ int wg_engine_peer_set_allowed_ips(struct wg_engine *e, struct wg_peer *p,
 			return -ENOMEM;
 		memcpy(copy, ips, n * sizeof(*copy));
 	}
-	wg_allowedips_remove_by_peer(&e->allowedips, p);
+	remove_own_prefixes(e, p);
 	for (i = 0; i < n; i++) {
+		forget_prefix_elsewhere(e, p, &ips[i]);
 		if (wg_allowedips_insert(&e->allowedips, ips[i].family, ips[i].addr, ips[i].cidr,
 					 p) < 0) {
 			/* Out of memory half-way: put the old set back as far as we can. */
-			wg_allowedips_remove_by_peer(&e->allowedips, p);
+			for (unsigned j = 0; j < i; j++)
+				(void)wg_allowedips_remove(&e->allowedips, ips[j].family,
+							   ips[j].addr, ips[j].cidr, p);
 			for (unsigned j = 0; j < p->n_allowed_ips; j++)
 				wg_allowedips_insert(&e->allowedips, p->allowed_ips[j].family,
 						     p->allowed_ips[j].addr,
@@ -324,7 +368,6 @@ int wg_engine_peer_set_allowed_ips(struct wg_engine *e, struct wg_peer *p,
 			free(copy);
 			return -ENOMEM;
 		}
-		forget_prefix_elsewhere(e, p, &ips[i]);
 	}
 	free(p->allowed_ips);
 	p->allowed_ips = copy;

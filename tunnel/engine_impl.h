@@ -9,6 +9,7 @@
 #include "index_table.h"
 #include "known_sources.h"
 #include "noise.h"
+#include "peer_index.h"
 #include "ratelimiter.h"
 
 /* More handshake messages than this in one second means we are under load, and
@@ -33,6 +34,9 @@ struct wg_engine {
 	uint64_t cookie_budget_ns; /* token bucket of cookie replies, in ns of credit */
 	uint64_t cookie_budget_at;
 	struct wg_peer *peers;
+	struct wg_peer *peers_last;	/* the list's tail: adding n peers costs n, not n^2 */
+	struct wg_peer_index peer_index; /* peers by public and next key */
+	bool peer_index_broken;		 /* out of memory once: find peers by walking */
 	struct wg_device_stats stats;
 	/* Site-local prefixes (wg_engine_set_local_networks): a destination here is
 	 * delivered to the local side unless a peer holds a longer prefix for it. */
@@ -65,6 +69,9 @@ static inline int wg_has_expired(uint64_t birth, uint64_t age, uint64_t now)
 void wg_engine_event(struct wg_engine *e, enum wg_event ev, const struct wg_peer *p,
 		     const char *detail);
 void wg_engine_drop(struct wg_engine *e, struct wg_peer *p, enum wg_drop_reason why);
+
+/* engine.c: bring the peer index up to date with p's keys (remove_only: forget p). */
+void wg_engine_reindex_peer(struct wg_engine *e, struct wg_peer *p, bool remove_only);
 
 /* peer.c */
 struct wg_peer *wg_peer_create(struct wg_engine *e, const struct wg_peer_config *cfg);

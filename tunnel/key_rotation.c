@@ -51,11 +51,13 @@ int wg_engine_peer_set_next_key(struct wg_engine *e, struct wg_peer *p, const ui
 		sodium_memzero(p->next_key, sizeof(p->next_key));
 		sodium_memzero(&p->cookie_next, sizeof(p->cookie_next));
 		p->has_next_key = false;
+		wg_engine_reindex_peer(e, p, false);
 		return 0;
 	}
 	memcpy(p->next_key, next, WG_KEY_LEN);
 	wg_cookie_maker_init(&p->cookie_next, next);
 	p->has_next_key = true;
+	wg_engine_reindex_peer(e, p, false);
 	return 0;
 }
 
@@ -107,5 +109,6 @@ void wg_key_rotation_session_derived(struct wg_engine *e, struct wg_peer *p, str
 	sodium_memzero(p->next_key, sizeof(p->next_key));
 	p->has_next_key = false;
 	drop_other_keypairs(e, p, kp);
+	wg_engine_reindex_peer(e, p, false);
 	wg_engine_event(e, WG_EVENT_KEY_ROTATED, p, NULL);
 }

@@ -47,6 +47,8 @@ struct wg_peer {
 	uint8_t next_key[32];
 	struct wg_peer_stats stats;
 	struct wg_peer *next; /* engine's list, in configuration order */
+	uint8_t indexed_keys[2][32]; /* the keys the engine's peer index maps to this peer */
+	uint8_t n_indexed;
 };
 
 #endif
