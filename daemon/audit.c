@@ -453,12 +453,19 @@ void vpnd_audit_handshake_refused(const char *peer, const char *reason)
 				 VPND_AUDIT_STR("reason", reason));
 		return;
 	}
+	/* Summaries group by reason, not by sender: the engine's detail ends in
+	 * " from ADDR", and a flood from many addresses must not fill every slot. */
+	const char *from = strstr(reason, " from ");
+	size_t cause = from ? (size_t)(from - reason) : strlen(reason);
+	if (cause > REASON_MAX - 1)
+		cause = REASON_MAX - 1;
 	for (unsigned i = 0; i < SUPPRESSED_SLOTS; i++) {
 		s = &A.suppressed[i];
-		if (s->count && strncmp(s->reason, reason, REASON_MAX - 1) != 0)
+		if (s->count &&
+		    (strlen(s->reason) != cause || strncmp(s->reason, reason, cause) != 0))
 			continue;
 		if (!s->count)
-			snprintf(s->reason, sizeof(s->reason), "%s", reason);
+			snprintf(s->reason, sizeof(s->reason), "%.*s", (int)cause, reason);
 		s->count++;
 		return;
 	}

@@ -689,13 +689,15 @@ static void load_endpoints(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *
 		for (j = 0; j < i; j++) {
 			const struct cval *before = cfg_getnptr(sec, "endpoint", j);
 
-			if (!strcmp(v->text, before->text))
+			if (!strcmp(v->text, before->text)) {
+				problem(l, v->line, "endpoint: '%s' is listed twice (first at line %d)",
+					v->text, before->line);
 				break;
+			}
 		}
 		if (j < i)
-			problem(l, v->line, "endpoint: '%s' is listed twice", v->text);
-		else if (vpnd_endpoint_parse(v->text, &p->endpoints[p->n_endpoints], why,
-					     sizeof(why)) < 0)
+			continue;
+		if (vpnd_endpoint_parse(v->text, &p->endpoints[p->n_endpoints], why, sizeof(why)) < 0)
 			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
 		else
 			p->n_endpoints++;

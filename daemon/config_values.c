@@ -1,11 +1,10 @@
-/* Parsing and checking single configuration values: numbers, names, prefixes, keys, key
- * files and endpoints. Nothing here knows about libconfuse or line numbers. */
+/* Parsing and checking single configuration values: numbers, names, prefixes, keys and key
+ * files (endpoints: endpoint_list.c). Nothing here knows about libconfuse or line numbers. */
 #include "daemon/config_values.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,64 +229,4 @@ out:
 	sodium_memzero(buf, sizeof(buf));
 	close(fd);
 	return ret;
-}
-
-/* "host:port", "192.0.2.1:port" or "[2001:db8::1]:port". Host names are resolved now,
- * once: a site's peers are configured, not discovered. */
-bool config_resolve_endpoint(const char *spec, struct wg_endpoint *ep, char *why, size_t whylen)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
-	const char *host = spec, *end, *port_s;
-	char name[NI_MAXHOST];
-	unsigned long port;
-	int rc;
-
-	if (spec[0] == '[') {
-		host = spec + 1;
-		end = strchr(host, ']');
-		if (!end || end[1] != ':') {
-			snprintf(why, whylen, "is not [IPV6-ADDRESS]:PORT");
-			return false;
-		}
-		port_s = end + 2;
-		hints.ai_family = AF_INET6;
-		hints.ai_flags = AI_NUMERICHOST;
-	} else {
-		end = strrchr(spec, ':');
-		if (!end) {
-			snprintf(why, whylen, "has no port (write HOST:PORT)");
-			return false;
-		}
-		if (memchr(spec, ':', end - spec)) {
-			snprintf(why, whylen,
-				 "is ambiguous: write an IPv6 address as [ADDRESS]:PORT");
-			return false;
-		}
-		port_s = end + 1;
-	}
-	if (end == host || (size_t)(end - host) >= sizeof(name)) {
-		snprintf(why, whylen, "has %s host", end == host ? "no" : "too long a");
-		return false;
-	}
-	memcpy(name, host, end - host);
-	name[end - host] = '\0';
-	if (!config_parse_uint(port_s, 10, &port) || port < 1 || port > 65535) {
-		snprintf(why, whylen, "has port '%s', a port is 1..65535", port_s);
-		return false;
-	}
-	rc = getaddrinfo(name, NULL, &hints, &res);
-	if (rc) {
-		snprintf(why, whylen, "cannot be resolved: %s",
-			 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return false;
-	}
-	memset(&ep->addr, 0, sizeof(ep->addr));
-	memcpy(&ep->addr, res->ai_addr,
-	       res->ai_addrlen < sizeof(ep->addr) ? res->ai_addrlen : sizeof(ep->addr));
-	if (ep->addr.sa.sa_family == AF_INET)
-		ep->addr.in4.sin_port = htons((uint16_t)port);
-	else
-		ep->addr.in6.sin6_port = htons((uint16_t)port);
-	freeaddrinfo(res);
-	return true;
 }

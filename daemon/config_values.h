@@ -37,8 +37,5 @@ char *config_resolve_path(const char *dir, const char *path);
 /* One base64 key from a regular file that group and others cannot touch. Returns 0, or -1
  * with *why what is wrong (to be freed; NULL when out of memory). */
 int config_read_key_file(const char *path, uint8_t key[VPND_KEY_LEN], char **why);
-/* "host:port", "192.0.2.1:port" or "[2001:db8::1]:port", a host name resolved now. False
- * with why filled in when spec is none of those. */
-bool config_resolve_endpoint(const char *spec, struct wg_endpoint *ep, char *why, size_t whylen);
 
 #endif

@@ -100,8 +100,8 @@ static bool parse_value(const char *word, char *value, struct vpnd_peer_conf *pc
 	if (!strcmp(word, "endpoint")) {
 		/* Numeric only: vpnctl resolves names, so the event loop never waits on DNS. */
 		if (wg_endpoint_parse(&pc->endpoint, value) < 0) {
-			vpnd_reply_error(r, "endpoint: '%s' is not a numeric IP:PORT or [IPV6]:PORT",
-					 value);
+			vpnd_reply_error(
+			    r, "endpoint: '%s' is not a numeric IP:PORT or [IPV6]:PORT", value);
 			return false;
 		}
 		pc->endpoint_spec = value;
@@ -119,8 +119,9 @@ static bool parse_value(const char *word, char *value, struct vpnd_peer_conf *pc
 		hide_secret(value);
 		return pc->has_preshared_key;
 	} else {
-		vpnd_reply_error(r, "unknown option '%s' (valid: endpoint, keepalive, "
-				    "preshared-key)",
+		vpnd_reply_error(r,
+				 "unknown option '%s' (valid: endpoint, keepalive, "
+				 "preshared-key)",
 				 word);
 		return false;
 	}
@@ -178,8 +179,9 @@ void vpnd_cmd_peer_add(void *ctx, int argc, char **argv, uid_t caller, struct vp
 		ok = parse_option(argv[i], &pc, r) && ok;
 
 	if (!config_valid_name(argv[1], VPND_PEER_NAME_MAX)) {
-		vpnd_reply_error(r, "peer name '%s': a name is 1..%d characters of A-Z a-z 0-9 "
-				    "_ . -",
+		vpnd_reply_error(r,
+				 "peer name '%s': a name is 1..%d characters of A-Z a-z 0-9 "
+				 "_ . -",
 				 argv[1], VPND_PEER_NAME_MAX);
 		ok = false;
 	} else if (wg_engine_find_peer_by_name(rt->engine, argv[1])) {
@@ -212,7 +214,8 @@ void vpnd_cmd_peer_add(void *ctx, int argc, char **argv, uid_t caller, struct vp
 
 	ret = vpnd_runtime_add_peer(rt, &pc, vpnd_now());
 	if (ret < 0) {
-		vpnd_reply_error(r, "peer '%s': the engine refused it: %s", pc.name, strerror(-ret));
+		vpnd_reply_error(r, "peer '%s': the engine refused it: %s", pc.name,
+				 strerror(-ret));
 		goto out;
 	}
 	p = wg_engine_find_peer(rt->engine, pc.public_key);
@@ -221,8 +224,9 @@ void vpnd_cmd_peer_add(void *ctx, int argc, char **argv, uid_t caller, struct vp
 		vpnd_audit_peer("peer-removed", pc.name, pc.public_key);
 		wg_engine_remove_peer(rt->engine, p);
 		vpnd_runtime_sync_routes(rt);
-		vpnd_reply_error(r, "peer '%s': its routes could not be installed on %s: %s; not "
-				    "added",
+		vpnd_reply_error(r,
+				 "peer '%s': its routes could not be installed on %s: %s; not "
+				 "added",
 				 pc.name, rt->ifname, strerror(-ret));
 		goto out;
 	}

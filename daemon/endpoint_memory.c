@@ -4,6 +4,10 @@
  * persistent keepalive holds the NAT's mapping open all that time, so the endpoint of
  * the run before is still good: remembered here, it lets vpnd initiate at once.
  *
+ * The file lists the peers a run has reached (completed a handshake with), so it also
+ * says whom to reconnect: a first start, or a peer never reached, behaves as before
+ * (vpnd waits for traffic), while the sessions a crash cut are renewed at once.
+ *
  * The file is replaced whole like every state file (state.c). Writes are gathered, so
  * that its fsync stays rare: a roaming burst, or a thousand peers handshaking at start,
  * is one write a second later. A write that fails (disk full, read-only) is logged once,
@@ -27,15 +31,58 @@
 
 #define LINE_MAX_LEN (VPND_KEY_B64_LEN + 1 + WG_ENDPOINT_STRLEN + 2)
 
+struct entry {
+	uint8_t key[32];
+	struct wg_endpoint ep;
+};
+
 static struct {
 	char *path;
 	struct wg_engine *engine;
 	int epfd;
 	struct vpnd_event_source timer;
+	struct entry *file; /* what the file holds (loaded, then as last written), by key */
+	size_t n_file;
 	bool dirty;   /* the file is behind the engine */
 	bool armed;   /* the timer will fire */
 	bool failing; /* the last write failed */
 } M = {.epfd = -1, .timer = {.fd = -1}};
+
+static int by_key(const void *a, const void *b)
+{
+	return memcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key, 32);
+}
+
+/* Sorted, so that a start, a write or a handshake with 10,000 peers stays cheap. */
+static void sort_file(void)
+{
+	size_t n = 0;
+
+	if (!M.n_file)
+		return;
+	qsort(M.file, M.n_file, sizeof(*M.file), by_key);
+	for (size_t i = 1; i < M.n_file; i++) /* a key listed twice is kept once */
+		if (by_key(&M.file[n], &M.file[i]))
+			M.file[++n] = M.file[i];
+	M.n_file = n + 1;
+}
+
+static struct entry *in_file(const uint8_t key[32])
+{
+	struct entry k;
+
+	if (!M.n_file)
+		return NULL;
+	memcpy(k.key, key, 32);
+	return bsearch(&k, M.file, M.n_file, sizeof(*M.file), by_key);
+}
+
+/* Worth a line: reached in this run or one before, and where is known. */
+static bool remembered(const struct wg_peer *p)
+{
+	return p->endpoint.addr.sa.sa_family != AF_UNSPEC &&
+	       (p->stats.handshakes || in_file(p->handshake.remote_static));
+}
 
 size_t vpnd_endpoint_memory_line(char *buf, size_t len, const struct wg_peer *p)
 {
@@ -72,28 +119,51 @@ static void arm(unsigned seconds)
 		M.armed = true;
 }
 
-/* The engine's endpoints into the file, replacing it. 0 or -errno. */
+/* The reached peers' endpoints into the file, replacing it. 0 or -errno. */
 static int save(void)
 {
 	char *buf = NULL, line[LINE_MAX_LEN];
-	size_t size = 0;
-	FILE *mem = open_memstream(&buf, &size);
+	struct entry *written = NULL;
+	size_t size = 0, n = 0, count = 0;
+	FILE *mem;
 	int ret;
 
-	if (!mem)
-		return -ENOMEM;
-	fputs("# vpnd: where each peer was last reached (public key, endpoint); read at start\n",
-	      mem);
 	for (const struct wg_peer *p = wg_engine_peers(M.engine); p; p = p->next)
-		if (vpnd_endpoint_memory_line(line, sizeof(line), p))
-			fputs(line, mem);
+		count++;
+	written = calloc(count ? count : 1, sizeof(*written));
+	mem = open_memstream(&buf, &size);
+	if (!written || !mem) {
+		if (mem)
+			fclose(mem);
+		free(buf);
+		free(written);
+		return -ENOMEM;
+	}
+	fputs("# vpnd: the peers it reached and where (public key, endpoint); read at start\n",
+	      mem);
+	for (const struct wg_peer *p = wg_engine_peers(M.engine); p; p = p->next) {
+		if (!remembered(p) || !vpnd_endpoint_memory_line(line, sizeof(line), p))
+			continue;
+		fputs(line, mem);
+		memcpy(written[n].key, p->handshake.remote_static, 32);
+		written[n++].ep = p->endpoint;
+	}
 	if (fclose(mem) != 0) {
 		free(buf);
+		free(written);
 		return -ENOMEM;
 	}
 	ret = vpnd_state_write(M.path, buf, size);
 	free(buf);
-	return ret;
+	if (ret) {
+		free(written);
+		return ret;
+	}
+	free(M.file);
+	M.file = written;
+	M.n_file = n;
+	sort_file();
+	return 0;
 }
 
 static void flush(void)
@@ -128,13 +198,38 @@ static void on_timer(struct vpnd_event_source *src, uint32_t events)
 		flush();
 }
 
-void vpnd_endpoint_memory_changed(void)
+static void changed(void)
 {
-	if (!M.path)
-		return;
 	M.dirty = true;
 	if (!M.armed)
 		arm(VPND_ENDPOINT_MEMORY_DELAY_S);
+}
+
+void vpnd_endpoint_memory_reached(const struct wg_peer *p)
+{
+	const struct entry *e;
+
+	if (!M.path || !p || p->endpoint.addr.sa.sa_family == AF_UNSPEC)
+		return;
+	e = in_file(p->handshake.remote_static);
+	if (!e || !wg_endpoint_eq(&e->ep, &p->endpoint))
+		changed();
+}
+
+static bool add_entry(const uint8_t key[32], const struct wg_endpoint *ep, size_t *cap)
+{
+	if (M.n_file == *cap) {
+		size_t want = *cap ? 2 * *cap : 64;
+		struct entry *grown = realloc(M.file, want * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		M.file = grown;
+		*cap = want;
+	}
+	memcpy(M.file[M.n_file].key, key, 32);
+	M.file[M.n_file++].ep = *ep;
+	return true;
 }
 
 static void load(void)
@@ -144,7 +239,7 @@ static void load(void)
 	struct wg_endpoint ep;
 	unsigned lineno = 0, used = 0;
 	uint8_t key[32];
-	size_t pos = 0, len;
+	size_t pos = 0, len, cap = 0;
 	int ret = vpnd_state_read(M.path, &text);
 
 	if (ret < 0) {
@@ -169,6 +264,8 @@ static void load(void)
 				 lineno);
 			continue;
 		}
+		if (r && !add_entry(key, &ep, &cap))
+			break;
 		p = r ? wg_engine_find_peer(M.engine, key) : NULL;
 		/* Gone from the config, or given an endpoint there: the config wins. */
 		if (!p || p->endpoint.addr.sa.sa_family != AF_UNSPEC)
@@ -180,6 +277,7 @@ static void load(void)
 	}
 	free(line);
 	free(text);
+	sort_file();
 	if (used)
 		log_notice("%s: %u endpoint%s of the run before restored", M.path, used,
 			   used == 1 ? "" : "s");
@@ -208,13 +306,14 @@ int vpnd_endpoint_memory_start(const char *state_dir, const char *ifname, struct
 		M.epfd = epfd;
 		load();
 		/* Written soon after every start: a state directory that cannot take it is
-		 * reported now, not at the first roaming peer. */
-		vpnd_endpoint_memory_changed();
+		 * reported now, not when the first peer is reached. */
+		changed();
 	}
-	/* The other sites still hold sessions with a run that is gone: a new handshake
-	 * replaces them now instead of when their timers give up on it. */
+	/* The peers the run before reached still hold sessions with it, which are gone: a
+	 * new handshake replaces them now instead of when their timers give up on it. */
 	for (struct wg_peer *p = wg_engine_peers(e); p; p = p->next)
-		if (p->endpoint.addr.sa.sa_family != AF_UNSPEC)
+		if (p->endpoint.addr.sa.sa_family != AF_UNSPEC &&
+		    in_file(p->handshake.remote_static))
 			wg_engine_peer_connect(e, p, now);
 	return 0;
 }
@@ -229,5 +328,6 @@ void vpnd_endpoint_memory_stop(void)
 		close(M.timer.fd);
 	}
 	free(M.path);
+	free(M.file);
 	M = (__typeof__(M)){.epfd = -1, .timer = {.fd = -1}};
 }

@@ -1,9 +1,10 @@
-/* Picking up after a restart (a crash included): where every peer was last reached is
- * kept in a state file, and at start vpnd fills it in for peers the config gives no
- * endpoint, then starts a handshake with every peer whose endpoint it knows. The other
- * sites' sessions with the run before are dead (their keys died with it), and they
- * would only notice after 15 s or more; this way they are back within a round trip.
- * One memory per process, used from the event loop's thread. */
+/* Picking up after a restart (a crash included): the peers vpnd reached (completed a
+ * handshake with) and where are kept in a state file; at start vpnd fills that endpoint
+ * in for those the config gives none, then starts a handshake with each of them. Their
+ * sessions with the run before are dead (the keys died with it), and they would only
+ * notice after 15 s or more; this way they are back within a round trip. Peers never
+ * reached are left to contact us, as on a first start. One memory per process, used
+ * from the event loop's thread. */
 #ifndef VPND_DAEMON_ENDPOINT_MEMORY_H
 #define VPND_DAEMON_ENDPOINT_MEMORY_H
 
@@ -14,14 +15,15 @@
 /* Seconds before a failed write (disk full, read-only) is tried again. */
 #define VPND_ENDPOINT_MEMORY_RETRY_S 3
 
-/* Read STATE_DIR/IFNAME.endpoints (state_dir NULL: no memory, only the handshakes) into
- * the engine's peers that have no endpoint, start a handshake with every peer that has
- * one, and keep the file up to date from then on (a timer in epfd). A missing or
- * unreadable file is logged, never fatal. 0 or -errno (out of descriptors or memory). */
+/* Read STATE_DIR/IFNAME.endpoints (state_dir NULL: nothing is remembered) into the
+ * engine's peers that have no endpoint, start a handshake with every peer it lists, and
+ * keep the file up to date from then on (a timer in epfd). A missing or unreadable file
+ * is logged, never fatal. 0 or -errno (out of descriptors or memory). */
 int vpnd_endpoint_memory_start(const char *state_dir, const char *ifname, struct wg_engine *e,
 			       int epfd, struct wg_time now);
-/* A peer's endpoint changed (WG_EVENT_ENDPOINT_CHANGED): written within the delay. */
-void vpnd_endpoint_memory_changed(void);
+/* A handshake completed with p, or p's endpoint changed: written within the delay if
+ * the file does not already say so. */
+void vpnd_endpoint_memory_reached(const struct wg_peer *p);
 /* Write what is pending, then forget the engine and the timer. */
 void vpnd_endpoint_memory_stop(void);
 

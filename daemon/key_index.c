@@ -1,11 +1,9 @@
-/* Peers by public key: sorted (key, item) pairs and bisection. See key_index.h. */
+/* A configuration's peers by public key: sorted (key, item) pairs and bisection. */
 #include "key_index.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "tunnel/peer.h"
 
 static int add(struct vpnd_key_index *x, const uint8_t *key, void *item)
 {
@@ -47,20 +45,6 @@ int vpnd_key_index_config(struct vpnd_key_index *x, const struct vpnd_config *c)
 	*x = (struct vpnd_key_index){0};
 	for (unsigned i = 0; i < c->n_peers && !ret; i++)
 		ret = add(x, c->peers[i].public_key, &c->peers[i]);
-	return finish(x, ret);
-}
-
-int vpnd_key_index_engine(struct vpnd_key_index *x, const struct wg_engine *e)
-{
-	int ret = 0;
-
-	*x = (struct vpnd_key_index){0};
-	for (struct wg_peer *p = wg_engine_peers(e); p && !ret; p = p->next) {
-		ret = add(x, p->handshake.remote_static, p);
-		/* wg_engine_find_peer finds a peer by the key it rotates to as well. */
-		if (!ret && p->has_next_key)
-			ret = add(x, p->next_key, p);
-	}
 	return finish(x, ret);
 }
 

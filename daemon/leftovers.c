@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -28,11 +29,13 @@
 
 #include "log.h"
 
-int vpnd_leftover_socket_check(const char *what, const char *path)
+int vpnd_leftover_socket_check(const char *what, const char *path, const char *doing,
+			       const char *hint)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ucred cred = {0};
 	socklen_t clen = sizeof(cred);
+	char who[32];
 	int fd, rc, err;
 
 	/* Too long a path, or not there: binding it says what is wrong, if anything. */
@@ -53,13 +56,11 @@ int vpnd_leftover_socket_check(const char *what, const char *path)
 		cred.pid = 0;
 	close(fd);
 	if (cred.pid > 0)
-		log_err("%s %s: process %ld answers there (another vpnd with this configuration?): "
-			"not starting beside it",
-			what, path, (long)cred.pid);
+		snprintf(who, sizeof(who), "process %ld", (long)cred.pid);
 	else
-		log_err("%s %s: a process answers there (another vpnd with this configuration?): "
-			"not starting beside it",
-			what, path);
+		snprintf(who, sizeof(who), "a process");
+	log_err("%s %s: %s%s%s: %s answers there (%s); not starting beside it", what, path,
+		doing ? doing : "", doing ? ": " : "", strerror(EADDRINUSE), who, hint);
 	return -EADDRINUSE;
 }
 

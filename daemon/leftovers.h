@@ -6,9 +6,11 @@
 #define VPND_DAEMON_LEFTOVERS_H
 
 /* A Unix socket at path that some process answers on: -EADDRINUSE after log_err naming
- * `what` (the config key), the path and the process. 0 otherwise: nothing there, or a
- * file nobody answers on, which the server that binds path replaces. */
-int vpnd_leftover_socket_check(const char *what, const char *path);
+ * `what` (the config key), the path, what vpnd wanted to do there (`doing`, may be
+ * NULL), the process and a `hint`. 0 otherwise: nothing there, or a file nobody answers
+ * on, which the server that binds path replaces. */
+int vpnd_leftover_socket_check(const char *what, const char *path, const char *doing,
+			       const char *hint);
 
 /* No device named ifname: 0. A TUN device nobody has open: removed (with the addresses
  * and routes on it, logged), 0. Otherwise -EBUSY (a process has it open) or -EEXIST (a

@@ -102,9 +102,9 @@ static void apply_rotations(struct vpnd_persistent *ps, struct vpnd_config *c)
 	unsigned n = vpnd_rotations_apply(&ps->rotations, c);
 
 	if (n)
-		log_info("%u peer%s use%s the next-public-key %s switched to (recorded in %s)", n,
-			 n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "it" : "they",
-			 ps->rotated_path);
+		log_info("%u peer%s switched to the next-public-key the configuration names "
+			 "(recorded in %s): that key is in use, the old one refused",
+			 n, n == 1 ? "" : "s", ps->rotated_path);
 }
 
 int vpnd_persistent_start(struct vpnd_runtime *rt)

@@ -54,17 +54,11 @@ static const struct vpnd_peer_conf *find_conf_by_key(const struct vpnd_config *c
 }
 
 /* Matching thousands of peers pair by pair is quadratic (10,000 took over 10 s): look keys
- * up in sorted indexes, or walk as above when there was no memory for one. */
+ * up in a sorted index, or walk as above when there was no memory for one. */
 static const struct vpnd_peer_conf *conf_by_key(const struct vpnd_key_index *idx,
 						const struct vpnd_config *c, const uint8_t key[32])
 {
 	return idx->ready ? vpnd_key_index_find(idx, key) : find_conf_by_key(c, key);
-}
-
-static struct wg_peer *engine_peer_by_key(const struct vpnd_key_index *idx, struct wg_engine *e,
-					  const uint8_t key[32])
-{
-	return idx->ready ? vpnd_key_index_find(idx, key) : wg_engine_find_peer(e, key);
 }
 
 static bool same_endpoint_spec(const struct vpnd_peer_conf *a, const struct vpnd_peer_conf *b)
@@ -87,9 +81,8 @@ static bool same_preshared_key(const struct wg_peer *p, const struct vpnd_peer_c
 
 /* Bring a running peer in line with its new configuration, touching its sessions only
  * when its identity (preshared key) changed. */
-static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p,
-		       const struct vpnd_peer_conf *old, const struct vpnd_peer_conf *pc,
-		       struct wg_time now, unsigned *changed)
+static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p, const struct vpnd_peer_conf *old,
+		       const struct vpnd_peer_conf *pc, struct wg_time now, unsigned *changed)
 {
 	bool touched = false;
 	int ret;
@@ -122,8 +115,8 @@ static int update_peer(struct vpnd_runtime *rt, struct wg_peer *p,
 	/* Key rotation: a next key added, changed or withdrawn; sessions are kept. */
 	if (p->has_next_key != pc->has_next_public_key ||
 	    (pc->has_next_public_key && sodium_memcmp(p->next_key, pc->next_public_key, 32) != 0)) {
-		ret = wg_engine_peer_set_next_key(rt->engine, p,
-						  pc->has_next_public_key ? pc->next_public_key : NULL);
+		ret = wg_engine_peer_set_next_key(
+		    rt->engine, p, pc->has_next_public_key ? pc->next_public_key : NULL);
 		if (ret < 0)
 			return ret;
 		touched = true;
@@ -144,9 +137,12 @@ static int reload_metrics_listen(struct vpnd_runtime *rt, const struct vpnd_conf
 		return 0;
 	ret = vpnd_metrics_http_listen(rt->metrics, nc->metrics_listen ? &nc->metrics_addr : NULL);
 	if (ret < 0) {
-		vpnd_reply_error(r, "metrics-listen %s: cannot serve HTTP there: %s; running "
-				    "configuration kept", nc->metrics_listen, strerror(-ret));
-		log_err("reload refused: metrics-listen %s: %s", nc->metrics_listen, strerror(-ret));
+		vpnd_reply_error(r,
+				 "metrics-listen %s: cannot serve HTTP there: %s; running "
+				 "configuration kept",
+				 nc->metrics_listen, strerror(-ret));
+		log_err("reload refused: metrics-listen %s: %s", nc->metrics_listen,
+			strerror(-ret));
 		return -1;
 	}
 	if (nc->metrics_listen)
@@ -168,8 +164,9 @@ static int reload_listen_port(struct vpnd_runtime *rt, const struct vpnd_config 
 		return 0;
 	ret = vpnd_runtime_udp_move(rt, nc->listen_port, &u->old_udp);
 	if (ret < 0) {
-		vpnd_reply_error(r, "%s: listen-port %u: cannot bind that UDP port: %s; still "
-				    "listening on %u, running configuration kept",
+		vpnd_reply_error(r,
+				 "%s: listen-port %u: cannot bind that UDP port: %s; still "
+				 "listening on %u, running configuration kept",
 				 nc->path, nc->listen_port, strerror(-ret), oc->listen_port);
 		log_err("reload refused: listen-port %u: %s", nc->listen_port, strerror(-ret));
 		return -1;
@@ -189,8 +186,9 @@ static int reload_mtu(struct vpnd_runtime *rt, const struct vpnd_config *oc,
 		return 0;
 	ret = vpnd_netlink_set_mtu(rt->nl, rt->ifindex, nc->mtu);
 	if (ret < 0) {
-		vpnd_reply_error(r, "%s: mtu %u: the kernel refused it for %s: %s; running "
-				    "configuration kept",
+		vpnd_reply_error(r,
+				 "%s: mtu %u: the kernel refused it for %s: %s; running "
+				 "configuration kept",
 				 nc->path, nc->mtu, rt->ifname, strerror(-ret));
 		log_err("reload refused: %s: setting MTU %u: %s", rt->ifname, nc->mtu,
 			strerror(-ret));
@@ -214,8 +212,9 @@ static int reload_addresses(struct vpnd_runtime *rt, const struct vpnd_config *n
 	u->addresses_set = true;
 	ret = vpnd_runtime_sync_prefixes(rt, &rt->addresses, want, false);
 	if (ret < 0) {
-		vpnd_reply_error(r, "%s: address: the kernel refused an address for %s: %s (see "
-				    "the log); running configuration kept",
+		vpnd_reply_error(r,
+				 "%s: address: the kernel refused an address for %s: %s (see "
+				 "the log); running configuration kept",
 				 nc->path, rt->ifname, strerror(-ret));
 		log_err("reload refused: addresses of %s could not all be set", rt->ifname);
 		return -1;
@@ -240,7 +239,7 @@ static void reload_peers(struct vpnd_runtime *rt, const struct vpnd_config *oc,
 {
 	unsigned added = 0, removed = 0, changed = 0;
 	struct wg_time now = vpnd_now();
-	struct vpnd_key_index nidx, oidx, eidx;
+	struct vpnd_key_index nidx, oidx;
 	struct wg_peer *p, *next;
 	int ret;
 
@@ -256,10 +255,9 @@ static void reload_peers(struct vpnd_runtime *rt, const struct vpnd_config *oc,
 			removed++;
 		}
 	}
-	vpnd_key_index_engine(&eidx, rt->engine); /* the peers that stay */
 	for (unsigned i = 0; i < nc->n_peers; i++) {
 		const struct vpnd_peer_conf *pc = &nc->peers[i];
-		p = engine_peer_by_key(&eidx, rt->engine, pc->public_key);
+		p = wg_engine_find_peer(rt->engine, pc->public_key);
 		if (p) {
 			ret = update_peer(rt, p, conf_by_key(&oidx, oc, pc->public_key), pc, now,
 					  &changed);
@@ -275,7 +273,6 @@ static void reload_peers(struct vpnd_runtime *rt, const struct vpnd_config *oc,
 	}
 	vpnd_key_index_free(&nidx);
 	vpnd_key_index_free(&oidx);
-	vpnd_key_index_free(&eidx);
 	vpnd_reply_printf(r, "reload applied: %u peer%s added, %u removed, %u changed\n", added,
 			  added == 1 ? "" : "s", removed, changed);
 	log_notice("reload applied from %s: %u added, %u removed, %u changed", nc->path, added,
@@ -305,8 +302,10 @@ static int reload_apply(struct vpnd_runtime *rt, struct vpnd_reply *r)
 	/* What cannot change without recreating the device is refused, not half-done. */
 	if (strcmp(nc->interface, oc->interface) != 0 ||
 	    strcmp(nc->control_socket, oc->control_socket) != 0) {
-		vpnd_reply_error(r, "%s: interface and control-socket need a restart to change; "
-				    "running configuration kept", nc->path);
+		vpnd_reply_error(r,
+				 "%s: interface and control-socket need a restart to change; "
+				 "running configuration kept",
+				 nc->path);
 		log_err("reload refused: interface or control-socket changed");
 		vpnd_config_free(nc);
 		return -1;
@@ -340,8 +339,8 @@ static int reload_apply(struct vpnd_runtime *rt, struct vpnd_reply *r)
 		else
 			log_notice("private key changed: all sessions restart");
 	}
-	settings = (struct wg_engine_settings){.rekey_after_time = nc->rekey_after_time,
-					       .mtu = nc->mtu};
+	settings =
+	    (struct wg_engine_settings){.rekey_after_time = nc->rekey_after_time, .mtu = nc->mtu};
 	wg_engine_update_settings(rt->engine, &settings);
 	rt->dp.mtu = nc->mtu; /* the packet path cuts TUN super-packets to it */
 	reload_peers(rt, oc, nc, r);

@@ -88,6 +88,8 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 		log_info("peer %s: handshake completed (%s)", name, detail);
 		vpnd_audit_event("handshake-completed", VPND_AUDIT_STR("peer", name),
 				 VPND_AUDIT_STR("role", detail));
+		if (p)
+			vpnd_endpoint_memory_reached(p);
 		break;
 	case WG_EVENT_HANDSHAKE_INITIATED:
 		log_debug("peer %s: sending handshake initiation (attempt %s)", name, detail);
@@ -116,7 +118,7 @@ static void io_event(void *ctx, enum wg_event ev, const struct wg_peer *p, const
 		break;
 	case WG_EVENT_ENDPOINT_CHANGED:
 		log_info("peer %s: endpoint is now %s", name, detail);
-		vpnd_endpoint_memory_changed();
+		vpnd_endpoint_memory_reached(p);
 		break;
 	case WG_EVENT_KEYS_ZEROED:
 		log_info("peer %s: session keys wiped after %d seconds unused", name,
@@ -545,8 +547,13 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 	}
 
 	/* Before anything is changed: a live vpnd's sockets mean this one must not run. */
-	if ((ret = vpnd_leftover_socket_check("control-socket", cfg->control_socket)) < 0 ||
-	    (cfg->uapi && (ret = vpnd_leftover_socket_check("uapi-socket", cfg->uapi_socket)) < 0))
+	if ((ret = vpnd_leftover_socket_check("control-socket", cfg->control_socket, NULL,
+					      "another vpnd with this configuration?")) < 0 ||
+	    (cfg->uapi &&
+	     (ret = vpnd_leftover_socket_check("uapi-socket", cfg->uapi_socket,
+					       "cannot serve the wg tool there",
+					       "another vpnd or wireguard-go on this interface? set "
+					       "uapi-socket, or uapi = false")) < 0))
 		goto fail;
 	/* Before the data plane: everything it does from its first packet is recorded. */
 	if ((ret = vpnd_audit_daemon_start(cfg, rt->epfd)) < 0)

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "prefix_hash.h"
 #include "runtime.h"
 
 static bool prefix_eq(const struct vpnd_prefix *a, const struct vpnd_prefix *b)
@@ -63,7 +64,7 @@ static void connected_prefix(const struct vpnd_address *a, struct vpnd_prefix *o
 	out->len = a->prefixlen;
 	memcpy(out->addr, a->addr, bytes);
 	for (unsigned bit = a->prefixlen; bit < bytes * 8; bit++)
-		out->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		out->addr[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
 }
 
 static int connected_of(const struct vpnd_config *c, struct vpnd_prefix_set *connected,
@@ -88,30 +89,42 @@ static int connected_of(const struct vpnd_config *c, struct vpnd_prefix_set *con
 }
 
 /* A route for ip unless the kernel's own connected route covers exactly it: replacing
- * that one would lose its preferred source address, and it already points at the TUN. */
-static int add_route(struct vpnd_prefix_set *routes, const struct vpnd_prefix_set *connected,
-		     const struct wg_allowed_ip *ip)
+ * that one would lose its preferred source address, and it already points at the TUN.
+ * seen holds the routes so far, so that 10,000 peers' routes are not each compared with
+ * all the others; NULL (no memory for it) searches the set itself. */
+static int add_route(struct vpnd_prefix_set *routes, struct vpnd_prefix_hash *seen,
+		     const struct vpnd_prefix_set *connected, const struct wg_allowed_ip *ip)
 {
 	struct vpnd_prefix p;
+	int ret;
 
 	memset(&p, 0, sizeof(p));
 	p.family = ip->family;
 	p.len = ip->cidr;
 	memcpy(p.addr, ip->addr, ip->family == AF_INET ? 4 : 16);
-	return vpnd_prefix_set_has(connected, &p) ? 0 : vpnd_prefix_set_add(routes, &p);
+	if (vpnd_prefix_set_has(connected, &p))
+		return 0;
+	if (!seen)
+		return vpnd_prefix_set_add(routes, &p);
+	ret = vpnd_prefix_hash_insert(seen, &p);
+	return ret <= 0 ? ret : vpnd_prefix_set_append(routes, &p);
 }
 
 int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_set *routes,
 			      struct vpnd_prefix_set *addresses)
 {
 	struct vpnd_prefix_set connected = {0};
+	struct vpnd_prefix_hash seen;
 	int ret = connected_of(c, &connected, addresses);
+	bool fast = vpnd_prefix_hash_of_set(&seen, routes) == 0;
 
 	for (unsigned i = 0; i < c->n_peers && !ret; i++) {
 		const struct vpnd_peer_conf *pc = &c->peers[i];
 		for (unsigned j = 0; j < pc->n_allowed_ips && !ret; j++)
-			ret = add_route(routes, &connected, &pc->allowed_ips[j]);
+			ret =
+			    add_route(routes, fast ? &seen : NULL, &connected, &pc->allowed_ips[j]);
 	}
+	vpnd_prefix_hash_free(&seen);
 	vpnd_prefix_set_free(&connected);
 	return ret;
 }
@@ -119,11 +132,15 @@ int vpnd_prefixes_from_config(const struct vpnd_config *c, struct vpnd_prefix_se
 int vpnd_routes_from_engine(const struct vpnd_runtime *rt, struct vpnd_prefix_set *routes)
 {
 	struct vpnd_prefix_set connected = {0};
+	struct vpnd_prefix_hash seen;
 	int ret = connected_of(rt->config, &connected, NULL);
+	bool fast = vpnd_prefix_hash_of_set(&seen, routes) == 0;
 
 	for (const struct wg_peer *p = wg_engine_peers(rt->engine); p && !ret; p = p->next)
 		for (unsigned j = 0; j < p->n_allowed_ips && !ret; j++)
-			ret = add_route(routes, &connected, &p->allowed_ips[j]);
+			ret =
+			    add_route(routes, fast ? &seen : NULL, &connected, &p->allowed_ips[j]);
+	vpnd_prefix_hash_free(&seen);
 	vpnd_prefix_set_free(&connected);
 	return ret;
 }
@@ -154,18 +171,23 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 	const char *what = routes ? "route" : "address";
 	char buf[INET6_ADDRSTRLEN + 5];
 	int ret, first_err = 0;
+	/* Membership by hash, not by walking the sets: 10,000 routes each way. have_h is
+	 * `have` as it was: what loop two skips is what was there and is still wanted. */
+	struct vpnd_prefix_hash want_h = {0}, have_h = {0};
+	bool fast = vpnd_prefix_hash_of_set(&want_h, want) == 0 &&
+		    vpnd_prefix_hash_of_set(&have_h, have) == 0;
 
 	/* Removals first, so a prefix that moves between forms never collides. */
 	for (unsigned i = 0; i < have->count;) {
 		struct vpnd_prefix *p = &have->items[i];
-		if (vpnd_prefix_set_has(want, p)) {
+		if (fast ? vpnd_prefix_hash_has(&want_h, p) : vpnd_prefix_set_has(want, p)) {
 			i++;
 			continue;
 		}
 		ret = routes ? vpnd_netlink_route(rt->nl, rt->ifindex, false, p->family, p->addr,
 						  p->len)
-			     : vpnd_netlink_address(rt->nl, rt->ifindex, false, p->family,
-						    p->addr, p->len);
+			     : vpnd_netlink_address(rt->nl, rt->ifindex, false, p->family, p->addr,
+						    p->len);
 		if (ret < 0)
 			log_warn("%s: removing %s %s: %s", rt->ifname, what, prefix_str(p, buf),
 				 strerror(-ret));
@@ -173,7 +195,7 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 	}
 	for (unsigned i = 0; i < want->count; i++) {
 		const struct vpnd_prefix *p = &want->items[i];
-		if (vpnd_prefix_set_has(have, p))
+		if (fast ? vpnd_prefix_hash_has(&have_h, p) : vpnd_prefix_set_has(have, p))
 			continue;
 		ret = routes ? vpnd_netlink_route(rt->nl, rt->ifindex, true, p->family, p->addr,
 						  p->len)
@@ -186,8 +208,11 @@ int vpnd_runtime_sync_prefixes(struct vpnd_runtime *rt, struct vpnd_prefix_set *
 				first_err = ret;
 			continue;
 		}
-		if ((ret = vpnd_prefix_set_add(have, p)) < 0 && !first_err)
+		ret = fast ? vpnd_prefix_set_append(have, p) : vpnd_prefix_set_add(have, p);
+		if (ret < 0 && !first_err)
 			first_err = ret;
 	}
+	vpnd_prefix_hash_free(&want_h);
+	vpnd_prefix_hash_free(&have_h);
 	return first_err;
 }

@@ -49,8 +49,10 @@ for b in br1 br2; do
 		"$(vt_host hq 4)" >"$VT_TMP/roam-$b.out" 2>&1
 	pids+=("$VT_BGPID")
 done
-vt_wait 5 "pings flowing" eval '[ "$(replies "$VT_TMP/roam-br1.out")" -ge 5 ] &&
-	[ "$(replies "$VT_TMP/roam-br2.out")" -ge 5 ]' || vt_fail "the pings never got through"
+flowing() {
+	[ "$(replies "$VT_TMP/roam-br1.out")" -ge 5 ] && [ "$(replies "$VT_TMP/roam-br2.out")" -ge 5 ]
+}
+vt_wait 5 "pings flowing" flowing || vt_fail "the pings never got through"
 
 moved=$(date +%s.%N)
 # br1 gets another address on its line (its provider renumbered it) ...

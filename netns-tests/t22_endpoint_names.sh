@@ -30,9 +30,10 @@ peer "hq" {
 }
 EOF
 out=$("$VPND" -n -c "$bad" 2>&1) && vt_fail "vpnd -n accepted bad endpoints: $out"
-grep -qx "$bad:6: endpoint: 'hq-isp2.vt-test:0' has port '0', a port is 1..65535" <<<"$out" &&
-	grep -qx "$bad:7: endpoint: ':51820' has no host" <<<"$out" ||
+if ! grep -qx "$bad:6: endpoint: 'hq-isp2.vt-test:0' has port '0', a port is 1..65535" <<<"$out" ||
+	! grep -qx "$bad:7: endpoint: ':51820' has no host" <<<"$out"; then
 	vt_fail "vpnd -n said: $out"
+fi
 [ "$(wc -l <<<"$out")" = 2 ] || vt_fail "vpnd -n reported more than the two entries: $out"
 vt_pass "vpnd -n reports bad entries with their lines"
 

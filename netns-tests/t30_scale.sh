@@ -9,9 +9,12 @@
 #   - HQ's `vpnctl show --json` lists 1,000 peers, each with a completed handshake and an
 #     inner packet received and sent;
 #   - `vpnctl show --json` answers within 0.5 s (the fastest of three; printed), and
-#     `vpnctl show` and `vpnctl status` within the same bound.
+#     `vpnctl show` and `vpnctl status` within the same bound;
+#   - a reload that drops a tenth of the branches and adds as many new ones applies
+#     exactly that within 2 s: the other peers keep their sessions, and the TUN's routes
+#     follow (one /32 per configured branch).
 # Prints HQ's startup time with 1,000 peers, the handshake timings and HQ's memory.
-# VT_SCALE_PEERS overrides the number of branches (at most 1,022).
+# VT_SCALE_PEERS overrides the number of branches (100 to 1,022).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,6 +24,7 @@ vt_need_vpnd
 [ -x "$BRANCHES" ] || vt_fail "BRANCHES=$BRANCHES is not an executable (build first)"
 
 n=${VT_SCALE_PEERS:-1000}
+[ "$n" -ge 100 ] && [ "$n" -le 1022 ] || vt_fail "VT_SCALE_PEERS=$n: 100 to 1022 (the source /22)"
 tun_prefix=10.100.0.0/16
 src_prefix=172.16.0.0/22
 # Why 0.5 s: an operator's prompt and a monitoring poll every few seconds both need the
@@ -103,4 +107,37 @@ vt_pass "vpnctl show --json answers in $best s for $n peers (limit $show_limit s
 
 rss_live=$(awk '/^VmRSS:/ {print $2}' "/proc/$hq_pid/status")
 vt_log "HQ vpnd RSS: $rss_idle kB with $n idle peers, $rss_live kB with all $n live"
+
+# Reload at scale: branches 1..k leave, n+1..n+k join. Peers are matched by key, so the
+# other n-k keep their sessions; 2 s leaves vpnctl's 10 s wait far away (10,000 peers
+# matched pair by pair once took longer than that).
+k=$((n / 10))
+routes() { ip -n "$(vt_ns hq)" route show dev "$VT_IFNAME" | grep -c '^10\.100\.' || true; }
+[ "$(routes)" = "$n" ] || vt_fail "HQ has $(routes) branch routes on $VT_IFNAME, not $n"
+VT_EXTRA_CONF[hq]=$("$BRANCHES" conf -n "$n" -o "$k" -a "$tun_prefix") ||
+	vt_fail "branches conf failed"
+vt_write_conf hq
+s=$(date +%s.%N)
+reply=$(vt_ctl hq reload) || vt_fail "vpnctl reload failed: $reply"
+t=$(echo "$(date +%s.%N) - $s" | bc)
+vt_log "vpnctl reload with $n peers ($k out, $k in): $t s: $reply"
+[ "$reply" = "reload applied: $k peers added, $k removed, 0 changed" ] ||
+	vt_fail "reload applied something else than $k added and $k removed"
+[ "$(echo "$t < 2" | bc)" = 1 ] || vt_fail "vpnctl reload took $t s with $n peers (limit 2 s)"
+vt_ctl hq show --json >"$json" || vt_fail "vpnctl show --json failed"
+"$VT_PY" - "$json" "$n" "$k" <<'EOF' || vt_fail "the reload did not keep the staying peers' sessions"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n, k = int(sys.argv[2]), int(sys.argv[3])
+names = {"b%05d" % i for i in range(k + 1, n + k + 1)}
+peers = {p["name"]: p for p in d["peers"]}
+stay = ["b%05d" % i for i in range(k + 1, n + 1)]
+kept = [x for x in stay if peers.get(x, {}).get("handshakes") == 1 and peers[x]["state"] == "up"]
+new = [x for x in peers if x not in stay and peers[x]["handshakes"] == 0]
+print("after reload: %d peers, %d of %d staying kept their session, %d new" %
+      (len(peers), len(kept), len(stay), len(new)))
+sys.exit(0 if set(peers) == names and len(kept) == len(stay) and len(new) == k else 1)
+EOF
+[ "$(routes)" = "$n" ] || vt_fail "after the reload HQ has $(routes) branch routes, not $n"
+vt_pass "reload of $n peers ($k out, $k in) in $t s: sessions kept, routes follow"
 vt_alive_site hq || vt_fail "HQ's vpnd died"

@@ -1,7 +1,7 @@
 /* The endpoint memory (daemon/endpoint_memory.c): its file format, and a start that
  * fills in the remembered endpoints of peers the config gives none, never overrides a
- * configured one, ignores what it cannot use, initiates a handshake with every peer it
- * can reach, and writes the engine's endpoints back. */
+ * configured one, ignores what it cannot use, initiates a handshake with every peer the
+ * run before reached (and no other), and writes the reached peers' endpoints back. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -164,16 +164,26 @@ static void test_line_round_trip(void **state)
 	wg_engine_free(e);
 }
 
+static void read_file(const char *path, char *text, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(text, 1, len - 1, f);
+	fclose(f);
+	text[n] = '\0';
+}
+
 static void test_start_and_save(void **state)
 {
 	struct wg_time now = {.mono_ns = 1000 * WG_NSEC_PER_SEC,
 			      .real_ns = 1700000000 * WG_NSEC_PER_SEC};
-	char dir[] = "/tmp/vpnd-epmem-XXXXXX", path[128], text[4096], b64[3][VPND_KEY_B64_LEN + 1];
-	uint8_t pub[3][32], gone[32];
+	char dir[] = "/tmp/vpnd-epmem-XXXXXX", path[128], text[4096], b64[4][VPND_KEY_B64_LEN + 1];
+	uint8_t pub[4][32], gone[32];
 	struct wg_engine *e;
-	struct wg_peer *nat, *fixed, *unknown;
+	struct wg_peer *nat, *fixed, *never, *unknown;
 	FILE *f;
-	size_t n;
 	int epfd;
 	(void)state;
 
@@ -182,17 +192,18 @@ static void test_start_and_save(void **state)
 	e = new_engine();
 	nat = add_peer(e, "nat", NULL, pub[0], now);
 	fixed = add_peer(e, "fixed", "203.0.113.2:51821", pub[1], now);
-	unknown = add_peer(e, "new", NULL, pub[2], now);
+	never = add_peer(e, "never", "203.0.113.3:51821", pub[2], now);
+	unknown = add_peer(e, "new", NULL, pub[3], now);
 	randombytes_buf(gone, sizeof(gone));
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		vpnd_key_to_base64(b64[i], pub[i]);
-	vpnd_key_to_base64(b64[2], gone); /* a peer no longer in the config */
+	vpnd_key_to_base64(b64[3], gone); /* a peer no longer in the config */
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(
 	    f,
 	    "# remembered\n%s 192.0.2.2:40001\n%s 198.51.100.99:9\ngarbage line\n%s 192.0.2.9:1\n",
-	    b64[0], b64[1], b64[2]);
+	    b64[0], b64[1], b64[3]);
 	fclose(f);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -201,38 +212,44 @@ static void test_start_and_save(void **state)
 	assert_int_equal(vpnd_endpoint_memory_start(dir, "vpn0", e, epfd, now), 0);
 	assert_string_equal(ep_of(nat), "192.0.2.2:40001");	/* filled in */
 	assert_string_equal(ep_of(fixed), "203.0.113.2:51821"); /* the config wins */
+	assert_string_equal(ep_of(never), "203.0.113.3:51821");
 	assert_string_equal(ep_of(unknown), "(none)");
-	/* A handshake initiation to each peer with an endpoint, in config order. */
+	/* A handshake initiation to each peer the file lists, none to the one never
+	 * reached, in config order. */
 	assert_int_equal(sent.n, 2);
 	assert_int_equal(sent.type[0], WG_MSG_HANDSHAKE_INITIATION);
 	assert_string_equal(sent.to[0], "192.0.2.2:40001");
 	assert_int_equal(sent.type[1], WG_MSG_HANDSHAKE_INITIATION);
 	assert_string_equal(sent.to[1], "203.0.113.2:51821");
 
-	/* Stopping writes what is pending: every endpoint the engine knows now. */
-	vpnd_endpoint_memory_changed();
+	/* Stopping writes what is pending (a start always writes): the listed peers with
+	 * their endpoints now; not the one gone from the config, nor the one never reached. */
 	vpnd_endpoint_memory_stop();
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	vpnd_key_to_base64(b64[2], pub[2]);
+	read_file(path, text, sizeof(text));
 	assert_non_null(strstr(text, b64[0]));
 	assert_non_null(strstr(text, " 192.0.2.2:40001\n"));
 	assert_non_null(strstr(text, " 203.0.113.2:51821\n"));
+	assert_null(strstr(text, "203.0.113.3"));
+	assert_null(strstr(text, b64[3]));
 	assert_null(strstr(text, "garbage"));
-	assert_null(strstr(text, b64[2])); /* no endpoint, no line */
 	assert_false(vpnd_store_health(VPND_STORE_STATE)->failing);
 
-	/* No state directory: the handshakes still start (once a retry is allowed again),
-	 * and nothing is read or written. */
+	/* A peer reached in this run is added. */
+	assert_int_equal(vpnd_endpoint_memory_start(dir, "vpn0", e, epfd, now), 0);
+	never->stats.handshakes = 1;
+	vpnd_endpoint_memory_reached(never);
+	vpnd_endpoint_memory_stop();
+	read_file(path, text, sizeof(text));
+	assert_non_null(strstr(text, " 203.0.113.3:51821\n"));
+	assert_non_null(strstr(text, " 192.0.2.2:40001\n"));
+
+	/* No state directory: nothing is read, written or reconnected. */
 	unlink(path);
 	sent.n = 0;
 	now.mono_ns += (WG_REKEY_TIMEOUT + 1) * WG_NSEC_PER_SEC;
 	assert_int_equal(vpnd_endpoint_memory_start(NULL, "vpn0", e, epfd, now), 0);
-	assert_int_equal(sent.n, 2);
-	vpnd_endpoint_memory_changed();
+	assert_int_equal(sent.n, 0);
+	vpnd_endpoint_memory_reached(never);
 	vpnd_endpoint_memory_stop();
 	assert_int_equal(access(path, F_OK), -1);
 

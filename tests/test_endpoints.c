@@ -200,7 +200,7 @@ static void test_config_problems(void **state)
 	    {4, "endpoint-refresh: '-1' is not a number"},
 	    {9, "endpoint: 'hq-isp2:0' has port '0', a port is 1..65535"},
 	    {10, "endpoint: ':51820' has no host"},
-	    {11, "endpoint: '192.0.2.1:51820' is listed twice"},
+	    {11, "endpoint: '192.0.2.1:51820' is listed twice (first at line 8)"},
 	    {16, "endpoint: more than 8 endpoints"},
 	    {20, "endpoint: '300.1.2.3:1' has host '300.1.2.3', which is not an IPv4 address"},
 	    {20, "endpoint: 'bad host:2' has host 'bad host'"},
