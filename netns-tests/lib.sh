@@ -421,6 +421,13 @@ vt_topology() {
 		vt__addns imp
 		vt__link inet to-br1 imp line0
 		vt__link imp line1 br1 wan
+		# A link carries frames of at most its MTU: the kernel must cut GSO
+		# super-packets (vpnd's UDP GSO, forwarded TSO) before they reach the relay,
+		# as a real NIC would, rather than hand it 64 KiB frames.
+		vt_in inet ethtool -K to-br1 gso off tso off tx-udp-segmentation off >/dev/null ||
+			vt_fail "ethtool: cannot turn segmentation offload off on inet/to-br1"
+		vt_in br1 ethtool -K wan gso off tso off tx-udp-segmentation off >/dev/null ||
+			vt_fail "ethtool: cannot turn segmentation offload off on br1/wan"
 		vt_impair
 	else
 		vt__link inet to-br1 br1 wan
