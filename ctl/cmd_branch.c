@@ -7,6 +7,7 @@
  * must not exist yet), then the preshared key file, then HQ's config (replaced in one
  * step), then the reload; a refused reload puts HQ's config back and removes the files
  * this run made. */
+#include <errno.h>
 #include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -192,6 +193,25 @@ static int add_subnets(const char *value, struct cidr *subnets, size_t *n)
 	}
 	free(copy);
 	return ret;
+}
+
+/* HQ's vpnd runs as an unprivileged user after start-up: the preshared key file it must
+ * read at the reload has to be that user's (still 0600). */
+static int give_to_daemon(const struct hq_info *h, const char *path)
+{
+	const struct json_value *uid = json_get(h->doc, "daemon_uid");
+	const struct json_value *gid = json_get(h->doc, "daemon_gid");
+
+	if (!uid || uid->type != JSON_NUMBER || !gid || gid->type != JSON_NUMBER)
+		return 0; /* an older vpnd, which runs as root */
+	if ((uid_t)uid->number == geteuid())
+		return 0;
+	if (chown(path, (uid_t)uid->number, (gid_t)gid->number) < 0) {
+		vpnctl_error("%s: cannot give it to HQ's vpnd (uid %u): %s", path,
+			     (unsigned)uid->number, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* <dir of HQ's config>/<its name without .conf>.<branch>.psk */
@@ -389,6 +409,8 @@ static int branch_add(int argc, char *argv[], const char *sock)
 	if (ctl_write_new_file(psk_file, k.psk_b64, VPND_KEY_B64_LEN + 1, 0600) < 0)
 		goto out;
 	psk_written = true;
+	if (give_to_daemon(&hq, psk_file) < 0)
+		goto out;
 	if (ctl_replace_file(hq.config_file, updated, strlen(updated)) < 0)
 		goto out;
 	if (!reload_hq(sock)) {

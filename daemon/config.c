@@ -18,9 +18,11 @@
 #include "daemon/config_policy.h"
 #include "daemon/config_text.h"
 #include "daemon/config_values.h"
+#include "daemon/privileges.h"
 #include "vpnd/control.h"
 #include "vpnd/key.h"
 #include "vpnd/limits.h"
+#include "vpnd/secret_memory.h"
 
 #define NO_PEER UINT_MAX
 
@@ -62,7 +64,7 @@ struct loader {
 	char *dir;	  /* of the config file, NULL for the current one */
 	cfg_t *root;
 	bool oom;
-	bool in_peer; /* between a peer section's opening and closing brace */
+	bool in_peer;	/* between a peer section's opening and closing brace */
 	int policy_end; /* line where the first policy section closes; 0: none yet */
 	struct problem *problems;
 	unsigned n_problems, cap_problems;
@@ -220,6 +222,12 @@ static cfg_t *parse(struct loader *l, const char *text)
 	    CFG_PTR_CB("persistent-keepalive", "0", CFGF_NONE, read_value, free),
 	    CFG_END(),
 	};
+	/* See config_group_peers: the same peer sections, in groups that bound libconfuse's
+	 * search for an earlier section of the same title. */
+	cfg_opt_t group_opts[] = {
+	    CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE),
+	    CFG_END(),
+	};
 	cfg_opt_t policy_opts[] = {
 	    CFG_PTR_CB("default", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_LIST_CB("allow", 0, CFGF_NODEFAULT, read_value, free),
@@ -241,6 +249,9 @@ static cfg_t *parse(struct loader *l, const char *text)
 	    CFG_PTR_CB("endpoint-refresh", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("uapi", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("offload", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("threads", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("user", 0, CFGF_NODEFAULT, read_value, free),
+	    CFG_PTR_CB("seccomp", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("uapi-socket", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("metrics-listen", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("state-directory", 0, CFGF_NODEFAULT, read_value, free),
@@ -249,10 +260,12 @@ static cfg_t *parse(struct loader *l, const char *text)
 	    CFG_PTR_CB("audit-key-file", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_PTR_CB("audit-rotate-size", 0, CFGF_NODEFAULT, read_value, free),
 	    CFG_SEC("peer", peer_opts, CFGF_MULTI | CFGF_TITLE),
+	    CFG_SEC(CONFIG_PEER_GROUP, group_opts, CFGF_MULTI),
 	    CFG_SEC("policy", policy_opts, CFGF_NONE),
 	    CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+	char *grouped;
 	int rc;
 
 	if (!cfg) {
@@ -262,10 +275,17 @@ static cfg_t *parse(struct loader *l, const char *text)
 	l->root = cfg;
 	cfg_set_error_function(cfg, confuse_error);
 	cfg_set_validate_func(cfg, "peer", peer_closed);
+	cfg_set_validate_func(cfg, CONFIG_PEER_GROUP "|peer", peer_closed);
 	cfg_set_validate_func(cfg, "policy", policy_closed);
+	grouped = config_group_peers(text);
 	parsing = l;
-	rc = cfg_parse_buf(cfg, text);
+	rc = cfg_parse_buf(cfg, grouped ? grouped : text);
 	parsing = NULL;
+	/* Groups are ours to make: one written in the file is no option of vpnd's. */
+	if (rc == CFG_SUCCESS && !grouped && cfg_size(cfg, CONFIG_PEER_GROUP))
+		problem(l, cfg_getnsec(cfg, CONFIG_PEER_GROUP, 0)->line, "no such option '%s'",
+			CONFIG_PEER_GROUP);
+	free(grouped);
 	if (rc != CFG_SUCCESS) {
 		if (!l->n_problems)
 			problem(l, 0, "cannot be parsed");
@@ -465,6 +485,23 @@ static bool get_bool(struct loader *l, cfg_t *cfg, const char *name, bool def)
 	return def;
 }
 
+/* The account vpnd runs as once it is set up (privileges.c). Only the name's form is
+ * checked here: whether it exists is a question for the machine vpnd starts on. */
+static void load_user(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
+{
+	const struct cval *v = value(cfg, "user");
+	const char *why;
+
+	c->user = strdup(v ? v->text : VPND_DEFAULT_USER);
+	if (!c->user) {
+		l->oom = true;
+		return;
+	}
+	c->user_line = v ? v->line : 0;
+	if (v && (why = vpnd_privileges_name_problem(v->text)))
+		problem(l, v->line, "user: '%s' %s", v->text, why);
+}
+
 /* What operators and their tools touch: the wg tool's socket, metrics, the audit log. */
 static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
@@ -473,6 +510,9 @@ static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 
 	c->uapi = get_bool(l, cfg, "uapi", true);
 	c->offload = get_bool(l, cfg, "offload", true);
+	c->threads = (unsigned)get_uint(l, cfg, "threads", 1, VPND_MAX_THREADS, 0);
+	c->seccomp = get_bool(l, cfg, "seccomp", true);
+	load_user(l, cfg, c);
 	snprintf(def, sizeof(def), "/run/wireguard/%s.sock", c->interface);
 	c->uapi_socket = get_path(l, cfg, "uapi-socket", def);
 
@@ -497,8 +537,8 @@ static void load_operations(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 	else
 		c->audit_key_file = get_path(l, cfg, "audit-key-file", key_def ? key_def : def);
 	free(key_def);
-	c->audit_rotate_size = (uint64_t)get_uint(l, cfg, "audit-rotate-size", 4096,
-						  1UL << 40, 64UL << 20);
+	c->audit_rotate_size =
+	    (uint64_t)get_uint(l, cfg, "audit-rotate-size", 4096, 1UL << 40, 64UL << 20);
 }
 
 /* What vpnd keeps across restarts: the state directory, and the revocation list that
@@ -552,8 +592,8 @@ static void load_interface(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 		have_key = c->private_key_inline =
 		    read_inline_key(l, inline_key, "private-key", c->private_key);
 	} else {
-		have_key = read_key_file(l, v, "private-key-file", &c->private_key_file,
-					 c->private_key);
+		have_key =
+		    read_key_file(l, v, "private-key-file", &c->private_key_file, c->private_key);
 	}
 	if (have_key) {
 		/* As WireGuard does when a key is set: the engine then holds the scalar it
@@ -690,14 +730,16 @@ static void load_endpoints(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *
 			const struct cval *before = cfg_getnptr(sec, "endpoint", j);
 
 			if (!strcmp(v->text, before->text)) {
-				problem(l, v->line, "endpoint: '%s' is listed twice (first at line %d)",
+				problem(l, v->line,
+					"endpoint: '%s' is listed twice (first at line %d)",
 					v->text, before->line);
 				break;
 			}
 		}
 		if (j < i)
 			continue;
-		if (vpnd_endpoint_parse(v->text, &p->endpoints[p->n_endpoints], why, sizeof(why)) < 0)
+		if (vpnd_endpoint_parse(v->text, &p->endpoints[p->n_endpoints], why, sizeof(why)) <
+		    0)
 			problem(l, v->line, "endpoint: '%s' %s", v->text, why);
 		else
 			p->n_endpoints++;
@@ -756,25 +798,57 @@ static void load_peer(struct loader *l, cfg_t *sec, struct vpnd_peer_conf *p, un
 	p->persistent_keepalive = (uint16_t)get_uint(l, sec, "persistent-keepalive", 0, 65535, 0);
 }
 
+/* The peer sections in file order: at the top level, or in the groups config_group_peers
+ * made (it groups all of them or none). NULL when out of memory. */
+static cfg_t **peer_sections(cfg_t *cfg, unsigned *n)
+{
+	unsigned top = cfg_size(cfg, "peer"), groups = cfg_size(cfg, CONFIG_PEER_GROUP), k = 0;
+	cfg_t **secs;
+
+	*n = top;
+	for (unsigned g = 0; g < groups; g++)
+		*n += cfg_size(cfg_getnsec(cfg, CONFIG_PEER_GROUP, g), "peer");
+	secs = calloc(*n ? *n : 1, sizeof(*secs));
+	if (!secs)
+		return NULL;
+	for (unsigned i = 0; i < top; i++)
+		secs[k++] = cfg_getnsec(cfg, "peer", i);
+	for (unsigned g = 0; g < groups; g++) {
+		cfg_t *group = cfg_getnsec(cfg, CONFIG_PEER_GROUP, g);
+
+		for (unsigned i = 0; i < cfg_size(group, "peer"); i++)
+			secs[k++] = cfg_getnsec(group, "peer", i);
+	}
+	return secs;
+}
+
 static void load_peers(struct loader *l, cfg_t *cfg, struct vpnd_config *c)
 {
-	unsigned i, n = cfg_size(cfg, "peer");
+	unsigned i, n;
+	cfg_t **secs = peer_sections(cfg, &n);
 
+	if (!secs) {
+		l->oom = true;
+		return;
+	}
 	if (l->n_marks) /* qsort of a NULL array, even empty, is undefined */
 		qsort(l->marks, l->n_marks, sizeof(*l->marks), mark_cmp);
 	if (n > VPND_MAX_PEERS) {
-		problem(l, section_line(l, cfg_getnsec(cfg, "peer", VPND_MAX_PEERS)),
-			"more than %d peers", VPND_MAX_PEERS);
+		problem(l, section_line(l, secs[VPND_MAX_PEERS]), "more than %d peers",
+			VPND_MAX_PEERS);
 		n = VPND_MAX_PEERS;
 	}
-	c->peers = calloc(n ? n : 1, sizeof(*c->peers));
+	/* Guarded, locked pages: the peers hold their preshared keys. */
+	c->peers = vpnd_secret_calloc_array(n ? n : 1, sizeof(*c->peers));
 	if (!c->peers) {
 		l->oom = true;
+		free(secs);
 		return;
 	}
 	c->n_peers = n;
 	for (i = 0; i < n; i++)
-		load_peer(l, cfg_getnsec(cfg, "peer", i), &c->peers[i], i);
+		load_peer(l, secs[i], &c->peers[i], i);
+	free(secs);
 }
 
 /* ---- checks across peers: sort, then compare neighbours ------------------------------ */
@@ -986,7 +1060,7 @@ struct vpnd_config *vpnd_config_load(const char *path, struct vpnd_config_errors
 	cfg = parse(&l, text);
 	if (!cfg)
 		goto out;
-	c = calloc(1, sizeof(*c));
+	c = vpnd_secret_calloc(sizeof(*c)); /* it holds the private key */
 	if (!c || !(c->path = strdup(path))) {
 		l.oom = true;
 		goto out;
@@ -1030,7 +1104,7 @@ void vpnd_config_free(struct vpnd_config *c)
 		free(p->endpoints);
 		free(p->allowed_ips);
 	}
-	free(c->peers);
+	vpnd_secret_free(c->peers);
 	config_site_free(c);
 	sodium_memzero(c->private_key, sizeof(c->private_key));
 	free(c->private_key_file);
@@ -1041,10 +1115,11 @@ void vpnd_config_free(struct vpnd_config *c)
 	free(c->audit_log);
 	free(c->audit_key_file);
 	free(c->state_directory);
+	free(c->user);
 	free(c->revoked_keys_file);
 	free(c->public_endpoint);
 	free(c->path);
-	free(c);
+	vpnd_secret_free(c);
 }
 
 void vpnd_config_errors_free(struct vpnd_config_errors *errs)

@@ -12,6 +12,9 @@
 
 struct vpnd_policy_conf;
 
+/* `threads`: the most crypto threads vpnd runs (the worker pool's own cap). */
+#define VPND_MAX_THREADS 64
+
 struct vpnd_address {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
@@ -41,7 +44,7 @@ struct vpnd_peer_conf {
 struct vpnd_config {
 	char *path;
 	char interface[16];
-	char *private_key_file; /* the config file itself when private_key_inline */
+	char *private_key_file;	 /* the config file itself when private_key_inline */
 	bool private_key_inline; /* `private-key` written in the config file */
 	uint8_t private_key[32];
 	uint8_t public_key[32];
@@ -53,13 +56,17 @@ struct vpnd_config {
 	unsigned control_socket_mode; /* default 0600 */
 	unsigned rekey_after_time;
 	unsigned endpoint_refresh; /* seconds between lookups of endpoint names; 0 = never */
-	bool uapi;		/* serve the WireGuard UAPI (wg tool) */
-	bool offload;		/* TUN offloads and UDP GSO/GRO (default true) */
-	char *uapi_socket;	/* default /run/wireguard/<interface>.sock */
-	char *metrics_listen;	/* "ip:port" for /metrics, NULL = off */
+	bool uapi;		   /* serve the WireGuard UAPI (wg tool) */
+	bool offload;		   /* TUN offloads and UDP GSO/GRO (default true) */
+	unsigned threads;	   /* crypto threads, 1..VPND_MAX_THREADS; 0 = one per online CPU */
+	bool seccomp;		   /* the process-wide system call allow-list (default true) */
+	char *user;		   /* the account vpnd runs as once set up (default "vpnd") */
+	int user_line;		   /* where `user` is written; 0 = the default */
+	char *uapi_socket;	   /* default /run/wireguard/<interface>.sock */
+	char *metrics_listen;	   /* "ip:port" for /metrics, NULL = off */
 	struct wg_endpoint metrics_addr;
-	char *audit_log;	/* default /var/lib/vpnd/<interface>.audit */
-	char *audit_key_file;	/* Ed25519 signing key; default <audit_log>.key */
+	char *audit_log;	    /* default /var/lib/vpnd/<interface>.audit */
+	char *audit_key_file;	    /* Ed25519 signing key; default <audit_log>.key */
 	uint64_t audit_rotate_size; /* bytes; a new file is started past it */
 	char *state_directory;	    /* default /var/lib/vpnd: revocations, rotations, clock */
 	char *revoked_keys_file;    /* default <state_directory>/<interface>.revoked */

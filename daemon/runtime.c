@@ -25,6 +25,7 @@
 #include "leftovers.h"
 #include "endpoint_memory.h"
 #include "endpoints.h"
+#include "process_filter.h"
 #include "tunnel/tun.h"
 
 /* Datagrams or packets handled per readiness event before others get a turn. */
@@ -38,8 +39,8 @@ struct wg_time vpnd_now(void)
 	clock_gettime(CLOCK_BOOTTIME, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
 	return (struct wg_time){
-		.mono_ns = (uint64_t)m.tv_sec * WG_NSEC_PER_SEC + (uint64_t)m.tv_nsec,
-		.real_ns = (uint64_t)r.tv_sec * WG_NSEC_PER_SEC + (uint64_t)r.tv_nsec};
+	    .mono_ns = (uint64_t)m.tv_sec * WG_NSEC_PER_SEC + (uint64_t)m.tv_nsec,
+	    .real_ns = (uint64_t)r.tv_sec * WG_NSEC_PER_SEC + (uint64_t)r.tv_nsec};
 }
 
 static struct vpnd_runtime *of(struct vpnd_event_source *src, size_t offset)
@@ -54,6 +55,18 @@ static int io_send(void *ctx, const struct wg_endpoint *to, const uint8_t *buf, 
 	struct vpnd_runtime *rt = ctx;
 	/* The engine hands us its peer's endpoint; udp may forget a dead source on it. */
 	int ret = vpnd_datapath_send(&rt->dp, (struct wg_endpoint *)to, buf, len);
+
+	if (ret < 0)
+		rt->udp_send_errors++;
+	return ret;
+}
+
+/* Transport data: sealed in the send batch, on the crypto threads (datapath.h). */
+static int io_send_unsealed(void *ctx, struct wg_endpoint *to, uint8_t *msg, size_t len,
+			    const uint8_t key[32], uint64_t counter)
+{
+	struct vpnd_runtime *rt = ctx;
+	int ret = vpnd_datapath_send_unsealed(&rt->dp, to, msg, len, key, counter);
 
 	if (ret < 0)
 		rt->udp_send_errors++;
@@ -152,8 +165,8 @@ static int datapath_start(struct vpnd_runtime *rt)
 		if (rt->udp.fd4 >= 0)
 			gro = wg_udp_enable_gro(rt->udp.fd4) || gro;
 	}
-	ret = vpnd_datapath_init(&rt->dp, rt->tun_fd, &rt->udp, cfg->mtu, cfg->offload,
-				 cfg->offload);
+	ret =
+	    vpnd_datapath_init(&rt->dp, rt->tun_fd, &rt->udp, cfg->mtu, cfg->offload, cfg->offload);
 	if (ret < 0) {
 		log_err("packet buffers: %s", strerror(-ret));
 		return ret;
@@ -161,6 +174,33 @@ static int datapath_start(struct vpnd_runtime *rt)
 	rt->dp.tun_offload = granted;
 	log_info("%s: offloads %s (TUN 0x%x, UDP GRO %s)", cfg->interface,
 		 cfg->offload ? "on" : "off", granted, gro ? "on" : "off");
+	return 0;
+}
+
+/* The crypto workers (config `threads`, default one per online CPU). Each inherits the
+ * blocked signals and the process filter, and loads its own narrower one at once; a
+ * worker that cannot fails the start. */
+static int crypto_workers_start(struct vpnd_runtime *rt)
+{
+	const struct vpnd_config *cfg = rt->config;
+	unsigned threads = cfg->threads;
+	int ret;
+
+	if (!threads) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cpus < 1		    ? 1
+			  : cpus > VPND_MAX_THREADS ? VPND_MAX_THREADS
+						    : (unsigned)cpus;
+	}
+	if ((ret = vpnd_datapath_start_workers(&rt->dp, threads)) < 0) {
+		log_err("threads = %u: cannot start the crypto worker threads under their seccomp "
+			"filter: %s",
+			threads, strerror(-ret));
+		return ret;
+	}
+	threads = vpnd_datapath_threads(&rt->dp);
+	log_info("%s: transport crypto on %u thread%s%s", cfg->interface, threads,
+		 threads == 1 ? "" : "s", cfg->threads ? "" : " (one per online CPU)");
 	return 0;
 }
 
@@ -356,18 +396,18 @@ static void cmd_metrics(void *ctx, int argc, char **argv, uid_t caller, struct v
 }
 
 static const struct vpnd_control_command commands[] = {
-	{"show", 0, 1, cmd_show},
-	{"show-json", 0, 0, cmd_show_json},
-	{"status", 0, 1, cmd_status},
-	{"show-dot", 0, 0, cmd_show_dot},
-	{"reload", 0, 0, cmd_reload},
-	{"metrics", 0, 0, cmd_metrics},
-	{"peer-add", 3, 6, vpnd_cmd_peer_add},
-	{"peer-remove", 1, 1, vpnd_cmd_peer_remove},
-	{"revoke", 1, 1, vpnd_cmd_revoke},
-	{"unrevoke", 1, 1, vpnd_cmd_unrevoke},
-	{"rotate-key", 0, 0, vpnd_cmd_rotate_key},
-	{NULL, 0, 0, NULL},
+    {"show", 0, 1, cmd_show},
+    {"show-json", 0, 0, cmd_show_json},
+    {"status", 0, 1, cmd_status},
+    {"show-dot", 0, 0, cmd_show_dot},
+    {"reload", 0, 0, cmd_reload},
+    {"metrics", 0, 0, cmd_metrics},
+    {"peer-add", 3, 6, vpnd_cmd_peer_add},
+    {"peer-remove", 1, 1, vpnd_cmd_peer_remove},
+    {"revoke", 1, 1, vpnd_cmd_revoke},
+    {"unrevoke", 1, 1, vpnd_cmd_unrevoke},
+    {"rotate-key", 0, 0, vpnd_cmd_rotate_key},
+    {NULL, 0, 0, NULL},
 };
 
 /* ---- startup and shutdown ---- */
@@ -508,16 +548,20 @@ int vpnd_runtime_add_peer(struct vpnd_runtime *rt, const struct vpnd_peer_conf *
 	/* A listed key stays refused, whichever way its peer comes (back) in. */
 	if (vpnd_persistent_is_listed(&rt->persist, p)) {
 		wg_engine_peer_set_revoked(rt->engine, p, true);
-		log_notice("peer %s: revoked (its key is in %s)", p->name, rt->persist.revoked_path);
+		log_notice("peer %s: revoked (its key is in %s)", p->name,
+			   rt->persist.revoked_path);
 	}
 	return 0;
 }
 
 int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 {
-	struct wg_engine_io io = {.ctx = rt, .send_datagram = io_send,
-				  .deliver_packet = io_deliver, .event = io_event,
-				  .policy_allows = io_policy_allows};
+	struct wg_engine_io io = {.ctx = rt,
+				  .send_datagram = io_send,
+				  .deliver_packet = io_deliver,
+				  .event = io_event,
+				  .policy_allows = io_policy_allows,
+				  .send_unsealed = io_send_unsealed};
 	struct wg_engine_settings settings = {.rekey_after_time = cfg->rekey_after_time,
 					      .mtu = cfg->mtu};
 	struct vpnd_prefix_set want_routes = {0}, want_addrs = {0};
@@ -549,11 +593,13 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 	/* Before anything is changed: a live vpnd's sockets mean this one must not run. */
 	if ((ret = vpnd_leftover_socket_check("control-socket", cfg->control_socket, NULL,
 					      "another vpnd with this configuration?")) < 0 ||
-	    (cfg->uapi &&
-	     (ret = vpnd_leftover_socket_check("uapi-socket", cfg->uapi_socket,
-					       "cannot serve the wg tool there",
-					       "another vpnd or wireguard-go on this interface? set "
-					       "uapi-socket, or uapi = false")) < 0))
+	    (cfg->uapi && (ret = vpnd_leftover_socket_check(
+			       "uapi-socket", cfg->uapi_socket, "cannot serve the wg tool there",
+			       "another vpnd or wireguard-go on this interface? set "
+			       "uapi-socket, or uapi = false")) < 0))
+		goto fail;
+	/* A missing account stops startup here, before anything has changed. */
+	if ((ret = vpnd_privileges_lookup(cfg, &rt->privileges)) < 0)
 		goto fail;
 	/* Before the data plane: everything it does from its first packet is recorded. */
 	if ((ret = vpnd_audit_daemon_start(cfg, rt->epfd)) < 0)
@@ -661,8 +707,17 @@ int vpnd_runtime_start(struct vpnd_runtime *rt, struct vpnd_config *cfg)
 		goto fail;
 	}
 	if (cfg->metrics_listen)
-		log_info("metrics-listen %s: serving GET /metrics (TCP port %u)", cfg->metrics_listen,
-			 (unsigned)vpnd_metrics_http_port(rt->metrics));
+		log_info("metrics-listen %s: serving GET /metrics (TCP port %u)",
+			 cfg->metrics_listen, (unsigned)vpnd_metrics_http_port(rt->metrics));
+	/* Everything that needs root is open: from here on vpnd is its user with two
+	 * capabilities, under the system call allow-list. Before any thread starts (the
+	 * resolver's, the crypto workers'): a thread that exists at the switch keeps its
+	 * bounding set, and one with a seccomp filter of its own stops TSYNC. */
+	if ((ret = vpnd_privileges_drop(&rt->privileges, cfg)) < 0 ||
+	    (cfg->seccomp && (ret = vpnd_process_filter_load()) < 0))
+		goto fail;
+	if ((ret = crypto_workers_start(rt)) < 0)
+		goto fail;
 
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
 		ret = vpnd_runtime_add_peer(rt, &cfg->peers[i], now);

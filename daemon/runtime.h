@@ -15,6 +15,7 @@
 #include "netlink.h"
 #include "persistent_state.h"
 #include "policy_guard.h"
+#include "privileges.h"
 #include "reply.h"
 #include "tunnel/engine.h"
 #include "tunnel/udp.h"
@@ -45,7 +46,7 @@ struct vpnd_runtime {
 	struct vpnd_uapi_server *uapi; /* the wg tool's socket; NULL when uapi = false */
 	int epfd;
 	struct vpnd_event_source tun_src, udp4_src, udp6_src, timer_src, signal_src;
-	uint64_t timer_armed; /* deadline the timerfd is set to; 0 = disarmed */
+	uint64_t timer_armed;		  /* deadline the timerfd is set to; 0 = disarmed */
 	struct vpnd_prefix_set routes;	  /* installed on the TUN */
 	struct vpnd_prefix_set addresses; /* assigned to the TUN */
 	bool running;
@@ -57,6 +58,7 @@ struct vpnd_runtime {
 	uint64_t handshakes_completed;	   /* since start, for vpnd_handshakes_total */
 	struct vpnd_persistent persist;	   /* revocations, rotated keys, timestamp floor */
 	struct vpnd_policy_guard policy;   /* the site policy in force (io.policy_allows) */
+	struct vpnd_privileges privileges; /* the account vpnd becomes once set up */
 	uint8_t buf[65536 + 64];
 };
 

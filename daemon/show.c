@@ -324,12 +324,16 @@ static void json_site(struct vpnd_reply *r, const struct vpnd_config *c)
 		abs = NULL;
 	vpnd_reply_json_string(r, abs ? abs : c->path);
 	free(abs);
+	/* Who the daemon runs as: files a tool writes for it (a branch's preshared key)
+	 * must be readable by that user after the privilege drop. */
+	vpnd_reply_printf(r, ",\n  \"daemon_uid\": %u,\n  \"daemon_gid\": %u", (unsigned)getuid(),
+			  (unsigned)getgid());
 	vpnd_reply_printf(r, ",\n  \"addresses\": [");
 	for (unsigned i = 0; i < c->n_addresses; i++) {
 		vpnd_reply_printf(r, "%s", i ? ", " : "");
 		vpnd_reply_json_string(r, config_format_prefix(prefix, c->addresses[i].family,
-							      c->addresses[i].addr,
-							      c->addresses[i].prefixlen));
+							       c->addresses[i].addr,
+							       c->addresses[i].prefixlen));
 	}
 	vpnd_reply_printf(r, "],\n  \"networks\": [");
 	for (unsigned i = 0; i < c->n_networks; i++) {

@@ -75,6 +75,11 @@ declare -A VT_OVR_ALLOWED=()   # allowed-ips written for PEER (space-separated p
 declare -A VT_OVR_PEERCONF=()  # extra lines inside the peer section for PEER
 declare -A VT_EXTRA_CONF=()    # extra top-level lines for SITE's config (e.g. a policy)
 VT_HQ_UPLINKS=${VT_HQ_UPLINKS:-1} # 2: hq gets a second uplink (set before vt_topology)
+# The account vpnd becomes once set up (`user` in every site's config): vpnd's own
+# default, so every scenario runs the daemon unprivileged. Another than root gets the
+# per-run files (vt_own): vpnd reads keys at reload, writes state, audit log and sockets
+# as that user. VT_USER=root runs them without the drop.
+VT_USER=${VT_USER:-vpnd}
 VT_NETNS_ETC=()                  # /etc/netns/<namespace> directories made (vt_netns_etc)
 
 declare -A VT_PRIV_FILE=() VT_PUBKEY=() VT_PID=() VT_KIND=()
@@ -654,9 +659,12 @@ vt_write_conf() {
 	rekey=${VT_REKEY_SITE[$s]:-$VT_REKEY}
 	# Revocations, rotated keys, the timestamp floor: per site, never /var/lib/vpnd.
 	mkdir -p "$(vt_state_dir "$s")" && chmod 700 "$(vt_state_dir "$s")"
+	# Made now, so that vt_own gives it to VT_USER before vpnd creates the socket in it.
+	mkdir -p "$(dirname "$(vt_uapi_sock "$s")")"
 	{
 		echo "# $s, written by netns-tests/lib.sh"
 		echo "interface = \"$VT_IFNAME\""
+		echo "user = \"$VT_USER\""
 		echo "private-key-file = \"${VT_PRIV_FILE[$s]}\""
 		echo "listen-port = ${VT_PORT[$s]}"
 		echo "address = {\"${VT_TUN4[$s]}/24\", \"${VT_TUN6[$s]}/64\"}"
@@ -685,6 +693,19 @@ vt_write_conf() {
 			echo "}"
 		done
 	} >"$f"
+	vt_own
+}
+
+# vt_own: with VT_USER other than root, everything in $VT_TMP (keys, configs, state and
+# audit directories, socket directories) and $VT_TMP itself belongs to that account.
+# Called before vpnd starts and before each vt_ctl, so files a test adds are covered.
+# Only files owned by someone else are changed, never sockets (a chown changes a file's
+# ctime, which tests compare; vpnd removes its sockets through the directory's rights);
+# files a test made immutable stay as they are.
+vt_own() {
+	[ "$VT_USER" = root ] ||
+		find "$VT_TMP" ! -type s ! -user "$VT_USER" -exec chown "$VT_USER:" {} + 2>/dev/null ||
+		true
 }
 
 # --------------------------------------------------------------------------- vpnd
@@ -695,6 +716,7 @@ vt_start() {
 	local s=$1 log
 	log=$(vt_logfile "$s")
 	[ -f "$(vt_conf "$s")" ] || vt_write_conf "$s"
+	vt_own
 	echo "===== vpnd -c $(vt_conf "$s") started $(date +%T.%3N)" >>"$log"
 	ip netns exec "$(vt_ns "$s")" "$VPND" -c "$(vt_conf "$s")" </dev/null >>"$log" 2>&1 &
 	VT_PID[$s]=$!
@@ -709,6 +731,7 @@ vt_launch() {
 	local s=$1 log
 	log=$(vt_logfile "$s")
 	[ -f "$(vt_conf "$s")" ] || vt_write_conf "$s"
+	vt_own
 	echo "===== vpnd -c $(vt_conf "$s") started $(date +%T.%3N)" >>"$log"
 	ip netns exec "$(vt_ns "$s")" "$VPND" -c "$(vt_conf "$s")" </dev/null >>"$log" 2>&1 &
 	VT_PID[$s]=$!
@@ -753,6 +776,7 @@ vt_alive_site() { [ -n "${VT_PID[$1]:-}" ] && vt_alive "${VT_PID[$1]}"; }
 vt_ctl() {
 	local s=$1
 	shift
+	vt_own
 	timeout 10 "$VPNCTL" -s "$(vt_sock "$s")" "$@"
 }
 

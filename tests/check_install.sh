@@ -46,6 +46,14 @@ want -s "$mandir/man5/vpnd.conf.5" "man page"
 want -f "$datadir/doc/vpnd/examples/hq.conf" "example"
 want -f "$datadir/doc/vpnd/examples/branch.conf" "example"
 want -f "$completionsdir/vpnctl" "bash completion"
+# The account the unit's User= names: systemd-sysusers makes it from this file.
+if [ -n "$(find "$dest" -path '*/sysusers.d/vpnd.conf' -type f)" ]; then
+	echo "ok: sysusers.d entry: $(cd "$dest" && find . -path '*/sysusers.d/vpnd.conf')"
+	grep -q '^u vpnd ' "$(find "$dest" -path '*/sysusers.d/vpnd.conf' | head -1)" ||
+		bad "sysusers.d/vpnd.conf does not create the account vpnd"
+else
+	bad "sysusers.d/vpnd.conf not installed"
+fi
 
 # The unit runs what was installed, not a path of some other prefix.
 if [ -f "$dest$unitdir/vpnd@.service" ]; then

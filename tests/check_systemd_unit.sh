@@ -43,7 +43,9 @@ want="$sbindir/vpnctl -s /run/vpnd/%i.sock reload"
 
 # --- hardening that must stay -------------------------------------------------------
 required=(
-	"CapabilityBoundingSet=CAP_NET_ADMIN"
+	"User=vpnd"
+	"AmbientCapabilities=CAP_NET_ADMIN CAP_NET_BIND_SERVICE"
+	"CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE"
 	"NoNewPrivileges=yes"
 	"ProtectSystem=strict"
 	"ProtectHome=yes"

@@ -257,6 +257,23 @@ static void test_defaults(void **state)
 	vpnd_config_free(c);
 }
 
+/* `threads`: absent is 0 (one per online CPU, decided at start), else 1..64. */
+static void test_threads(void **state)
+{
+	struct vpnd_config *c;
+
+	(void)state;
+	c = load_good("configs/defaults.conf");
+	assert_int_equal(c->threads, 0);
+	vpnd_config_free(c);
+	c = load_good("configs/threads.conf");
+	assert_int_equal(c->threads, 3);
+	vpnd_config_free(c);
+	EXPECT("configs/bad-threads.conf", {4, "threads: 0 is out of range 1..64"});
+	EXPECT("configs/bad-threads-2.conf", {4, "threads: 65 is out of range 1..64"});
+	EXPECT("configs/bad-threads-3.conf", {4, "threads: 'all' is not a number"});
+}
+
 static void test_next_public_key(void **state)
 {
 	struct vpnd_config *c = load_good("configs/next-key.conf");
@@ -426,8 +443,7 @@ static void test_bad_endpoints(void **state)
 	       {14, "'2001:db8::1:51820' is ambiguous"},
 	       {18, "'[2001:db8::1]' is not [IPV6-ADDRESS]:PORT"},
 	       {22, "endpoint: 'a..b:51820' has host 'a..b', which has an empty label"},
-	       {26, "':51820' has no host"},
-	       {30, "'192.0.2.1:http' has port 'http'"});
+	       {26, "':51820' has no host"}, {30, "'192.0.2.1:http' has port 'http'"});
 }
 
 static void test_bad_names(void **state)
@@ -513,6 +529,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_key_files),
 	    cmocka_unit_test(test_missing_required),
 	    cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_bad_endpoints),
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_unclosed),

@@ -18,9 +18,8 @@ void wg_crypto_job_run(struct wg_crypto_job *j)
 		j->ok = true;
 	} else {
 		j->ok = j->len >= crypto_aead_chacha20poly1305_ietf_ABYTES &&
-			crypto_aead_chacha20poly1305_ietf_decrypt(j->data, &out, NULL, j->data,
-								  j->len, NULL, 0, nonce,
-								  j->key) == 0;
+			crypto_aead_chacha20poly1305_ietf_decrypt(
+			    j->data, &out, NULL, j->data, j->len, NULL, 0, nonce, j->key) == 0;
 	}
 	sodium_memzero(j->key, sizeof(j->key));
 }

@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 struct wg_crypto_job {
-	uint8_t key[32];   /* a copy: the keypair may be replaced before the job runs */
-	uint64_t counter;  /* the nonce */
-	uint8_t *data;	   /* encrypted or decrypted in place */
-	size_t len;	   /* encrypt: plaintext length (tag appended); decrypt: with tag */
+	uint8_t key[32];     /* a copy: the keypair may be replaced before the job runs */
+	uint64_t counter;    /* the nonce */
+	uint8_t *data;	     /* encrypted or decrypted in place */
+	size_t len;	     /* encrypt: plaintext length (tag appended); decrypt: with tag */
 	const void *keypair; /* decrypt: which keypair it was for, checked afterwards */
 	uint64_t keypair_id;
 	bool encrypt;

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "engine_impl.h"
+#include "vpnd/secret_memory.h"
 
 static struct wg_handshake *lookup_static(void *ctx, const uint8_t pub[WG_KEY_LEN])
 {
@@ -86,7 +87,9 @@ static void clamp_settings(struct wg_engine_settings *s)
 struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 				const struct wg_engine_settings *settings)
 {
-	struct wg_engine *e = calloc(1, sizeof(*e));
+	/* Guarded, locked pages: the engine holds the static private key, the cookie
+	 * secret and the plaintext scratch buffer (vpnd/secret_memory.h). */
+	struct wg_engine *e = vpnd_secret_calloc(sizeof(*e));
 
 	if (!e)
 		return NULL;
@@ -95,7 +98,7 @@ struct wg_engine *wg_engine_new(const struct wg_engine_io *io,
 		wg_index_table_free(&e->index);
 		wg_ratelimiter_free(&e->ratelimiter);
 		wg_peer_index_free(&e->peer_index);
-		free(e);
+		vpnd_secret_free(e);
 		return NULL;
 	}
 	e->io = *io;
@@ -124,8 +127,7 @@ void wg_engine_free(struct wg_engine *e)
 	wg_ratelimiter_free(&e->ratelimiter);
 	wg_peer_index_free(&e->peer_index);
 	wg_known_sources_free(&e->known_sources);
-	sodium_memzero(e, sizeof(*e));
-	free(e);
+	vpnd_secret_free(e); /* wipes it */
 }
 
 void wg_engine_update_settings(struct wg_engine *e, const struct wg_engine_settings *settings)
@@ -363,8 +365,8 @@ int wg_engine_peer_set_allowed_ips(struct wg_engine *e, struct wg_peer *p,
 							   ips[j].addr, ips[j].cidr, p);
 			for (unsigned j = 0; j < p->n_allowed_ips; j++)
 				wg_allowedips_insert(&e->allowedips, p->allowed_ips[j].family,
-						     p->allowed_ips[j].addr,
-						     p->allowed_ips[j].cidr, p);
+						     p->allowed_ips[j].addr, p->allowed_ips[j].cidr,
+						     p);
 			free(copy);
 			return -ENOMEM;
 		}

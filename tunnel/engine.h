@@ -13,6 +13,7 @@
 #include "stats.h"
 
 struct wg_engine;
+struct wg_crypto_job;
 
 /* Both clocks: monotonic for timers, wall clock for TAI64N and "latest handshake". */
 struct wg_time {
@@ -42,13 +43,22 @@ struct wg_engine_io {
 	/* Hand a decrypted, source-checked IP packet to the local side (the TUN). */
 	void (*deliver_packet)(void *ctx, struct wg_peer *from, const uint8_t *pkt, size_t len);
 	/* A significant protocol event, for the log. May be NULL. */
-	void (*event)(void *ctx, enum wg_event ev, const struct wg_peer *peer,
-		      const char *detail);
+	void (*event)(void *ctx, enum wg_event ev, const struct wg_peer *peer, const char *detail);
 	/* The site policy for a decrypted, source-checked packet from `from` going to `to`
 	 * (another peer: relayed; NULL: delivered to the local side). true = pass. NULL
 	 * callback = everything passes. Called for every such packet. */
 	bool (*policy_allows)(void *ctx, const struct wg_peer *from, const struct wg_peer *to,
 			      const uint8_t *pkt, size_t len);
+	/* Optional: send a transport data message the callee seals itself, so that a batch
+	 * of them can be encrypted on several cores. msg is the 16-byte data header and the
+	 * padded plaintext (len bytes), with room for the 16-byte tag after it; the callee
+	 * encrypts msg + 16 (len - 16 bytes) in place with ChaCha20-Poly1305 under key and
+	 * the nonce made of counter, appends the tag, and sends the len + 16 bytes before any
+	 * datagram handed to it later for the same peer. key is valid only during the call.
+	 * Returns 0 or a negative errno, as send_datagram. NULL: the engine encrypts and
+	 * calls send_datagram. */
+	int (*send_unsealed)(void *ctx, struct wg_endpoint *to, uint8_t *msg, size_t len,
+			     const uint8_t key[32], uint64_t counter);
 };
 
 struct wg_engine_settings {
@@ -128,6 +138,24 @@ void wg_engine_note_drop(struct wg_engine *e, enum wg_drop_reason why);
 /* A datagram from the underlay. buf is modified (decrypted in place). */
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
 		       size_t len, struct wg_time now);
+/* Decryption off the engine's thread, for a batch of datagrams (crypto_job.h):
+ *
+ * wg_engine_prepare_decrypt reads and changes nothing, so it may run for a whole batch
+ * before any of it is handled. For a transport data message whose receiver index names
+ * a session that may still receive, it fills job (a copy of the key, the counter, the
+ * ciphertext in buf to open in place, the keypair and its serial) and returns true;
+ * otherwise false, and the datagram goes to wg_engine_receive as any other.
+ *
+ * wg_engine_receive_decrypted handles such a message once the job has run, exactly as
+ * wg_engine_receive would have after its own decryption: a session replaced or expired
+ * meanwhile is a drop (WG_DROP_EXPIRED_KEY), a failed job a WG_DROP_DECRYPT, then the
+ * replay window, timers, roaming, source check, policy and delivery or relay. Call it
+ * for the prepared datagrams in their order of arrival, interleaved in that order with
+ * wg_engine_receive for the others. */
+bool wg_engine_prepare_decrypt(const struct wg_engine *e, uint8_t *buf, size_t len,
+			       struct wg_crypto_job *job, uint64_t now_mono);
+void wg_engine_receive_decrypted(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+				 size_t len, const struct wg_crypto_job *job, struct wg_time now);
 /* An IP packet from the TUN, to encrypt and send (or stage) toward its peer. */
 void wg_engine_send(struct wg_engine *e, const uint8_t *pkt, size_t len, struct wg_time now);
 /* Start a handshake now if the peer has no usable session (e.g. at startup for peers

@@ -34,7 +34,7 @@ struct wg_engine {
 	uint64_t cookie_budget_ns; /* token bucket of cookie replies, in ns of credit */
 	uint64_t cookie_budget_at;
 	struct wg_peer *peers;
-	struct wg_peer *peers_last;	/* the list's tail: adding n peers costs n, not n^2 */
+	struct wg_peer *peers_last;	 /* the list's tail: adding n peers costs n, not n^2 */
 	struct wg_peer_index peer_index; /* peers by public and next key */
 	bool peer_index_broken;		 /* out of memory once: find peers by walking */
 	struct wg_device_stats stats;
@@ -48,6 +48,7 @@ struct wg_engine {
 	 * timestamp granularity) stay above the floor and keep increasing. */
 	uint64_t timestamp_floor_ns;
 	uint64_t last_timestamp_ns;
+	uint64_t keypair_serial; /* the last wg_keypair.serial handed out */
 	uint64_t under_load_until;
 	uint64_t load_window_start;
 	unsigned load_window_count;
@@ -80,16 +81,14 @@ void wg_peer_destroy(struct wg_engine *e, struct wg_peer *p);
 void wg_peer_add_keypair(struct wg_engine *e, struct wg_peer *p, struct wg_keypair *kp);
 /* A data packet authenticated under kp: if kp was the responder's `next`, it becomes
  * current. Returns true when that happened (the handshake is now confirmed). */
-bool wg_peer_received_with_keypair(struct wg_engine *e, struct wg_peer *p,
-				   struct wg_keypair *kp);
+bool wg_peer_received_with_keypair(struct wg_engine *e, struct wg_peer *p, struct wg_keypair *kp);
 void wg_peer_clear_keypairs(struct wg_engine *e, struct wg_peer *p);
 void wg_peer_clear_handshake(struct wg_engine *e, struct wg_peer *p);
 /* Roaming: the endpoint follows the source of the latest authenticated packet. */
 void wg_peer_update_endpoint(struct wg_engine *e, struct wg_peer *p,
 			     const struct wg_endpoint *from);
 /* Copy a packet into the staged ring (dropping the oldest when full). */
-int wg_peer_stage_packet(struct wg_engine *e, struct wg_peer *p, const uint8_t *pkt,
-			 size_t len);
+int wg_peer_stage_packet(struct wg_engine *e, struct wg_peer *p, const uint8_t *pkt, size_t len);
 void wg_peer_purge_staged(struct wg_peer *p);
 
 /* send.c */

@@ -24,6 +24,10 @@ struct wg_keypair {
 	bool send_valid;
 	bool recv_valid;
 	struct wg_peer *peer;
+	/* Unique per engine, set when the keypair is derived: a decryption done off the
+	 * engine's thread names its keypair by pointer and serial, so one freed and another
+	 * allocated at the same address in between is told apart. */
+	uint64_t serial;
 };
 
 struct wg_keypairs {

@@ -10,6 +10,7 @@
 #include <netinet/ip6.h>
 #include <sodium.h>
 
+#include "crypto_job.h"
 #include "engine_impl.h"
 
 /* Are we under load? Counted over one-second windows; once over the threshold, stay
@@ -73,8 +74,8 @@ static void refuse(struct wg_engine *e, struct wg_peer *p, enum wg_drop_reason w
 	wg_engine_event(e, WG_EVENT_HANDSHAKE_REFUSED, p, detail);
 }
 
-static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *from,
-			      uint8_t *buf, size_t len, uint32_t type, struct wg_time now)
+static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+			      size_t len, uint32_t type, struct wg_time now)
 {
 	enum wg_cookie_mac_state mac;
 	struct wg_handshake *hs = NULL;
@@ -97,8 +98,7 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 		 * share a budget. */
 		if (wg_known_sources_contains(&e->known_sources, e->peers, from) ||
 		    cookie_budget_allows(e, now.mono_ns))
-			wg_send_cookie_reply(e, buf, len, wg_le32_read(buf + 4), from,
-					     now.mono_ns);
+			wg_send_cookie_reply(e, buf, len, wg_le32_read(buf + 4), from, now.mono_ns);
 		wg_engine_drop(e, NULL, WG_DROP_UNDER_LOAD);
 		return;
 	}
@@ -142,6 +142,7 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 			wg_peer_clear_handshake(e, p);
 			return;
 		}
+		kp->serial = ++e->keypair_serial;
 		wg_peer_add_keypair(e, p, kp);
 		wg_key_rotation_session_derived(e, p, kp);
 		wg_timers_session_derived(p, now.mono_ns);
@@ -159,8 +160,8 @@ static void receive_handshake(struct wg_engine *e, const struct wg_endpoint *fro
 static void receive_cookie(struct wg_engine *e, const uint8_t *buf, struct wg_time now)
 {
 	const struct wg_msg_cookie *msg = (const struct wg_msg_cookie *)buf;
-	struct wg_index_entry *ent = wg_index_table_lookup(&e->index,
-							    wg_le32_read(&msg->receiver_index));
+	struct wg_index_entry *ent =
+	    wg_index_table_lookup(&e->index, wg_le32_read(&msg->receiver_index));
 	struct wg_peer *p;
 
 	if (!ent) {
@@ -222,43 +223,39 @@ static void keep_key_fresh(struct wg_engine *e, struct wg_peer *p, struct wg_tim
 
 	if (kp && kp->send_valid && kp->i_am_the_initiator &&
 	    !p->timers.sent_lastminute_handshake &&
-	    wg_has_expired(kp->birth_ns,
-			   wg_seconds(WG_REJECT_AFTER_TIME - WG_KEEPALIVE_TIMEOUT -
-				      WG_REKEY_TIMEOUT),
-			   now.mono_ns)) {
+	    wg_has_expired(
+		kp->birth_ns,
+		wg_seconds(WG_REJECT_AFTER_TIME - WG_KEEPALIVE_TIMEOUT - WG_REKEY_TIMEOUT),
+		now.mono_ns)) {
 		p->timers.sent_lastminute_handshake = true;
 		wg_send_handshake_initiation(e, p, false, now);
 	}
 }
 
-static void receive_data(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
-			 size_t len, struct wg_time now)
+/* The session a data message names, if any. Looking up changes nothing in the table, so
+ * this is safe where the engine is const (wg_engine_prepare_decrypt). */
+static struct wg_keypair *data_keypair(const struct wg_engine *e, const uint8_t *buf)
+{
+	const struct wg_msg_data *msg = (const struct wg_msg_data *)buf;
+	struct wg_index_entry *ent =
+	    wg_index_table_lookup((struct wg_index_table *)&e->index, wg_le32_read(&msg->key_idx));
+
+	return ent && ent->kind == WG_INDEX_KEYPAIR ? ent->keypair : NULL;
+}
+
+/* A data message after its decryption under kp, wherever that ran: authentic says whether
+ * it opened. Everything from here on is the same for the inline and the batched path. */
+static void receive_data_opened(struct wg_engine *e, const struct wg_endpoint *from,
+				struct wg_keypair *kp, uint8_t *buf, size_t len, uint64_t counter,
+				bool authentic, struct wg_time now)
 {
 	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
-	struct wg_index_entry *ent = wg_index_table_lookup(&e->index, wg_le32_read(&msg->key_idx));
-	struct wg_keypair *kp;
-	struct wg_peer *p;
-	unsigned long long plen;
-	uint8_t nonce[12] = {0};
-	uint64_t counter = wg_le64_read(&msg->counter);
+	struct wg_peer *p = kp->peer;
+	size_t plen = len - WG_DATA_OVERHEAD, inner;
 	const uint8_t *src = NULL;
-	size_t inner;
 	int family = 0;
 
-	if (!ent || ent->kind != WG_INDEX_KEYPAIR) {
-		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
-		return;
-	}
-	kp = ent->keypair;
-	p = kp->peer;
-	if (!keypair_can_receive(kp, now.mono_ns)) {
-		wg_engine_drop(e, p, WG_DROP_EXPIRED_KEY);
-		return;
-	}
-	wg_le64_write(nonce + 4, counter);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(msg->encrypted_data, &plen, NULL,
-						      msg->encrypted_data, len - sizeof(*msg),
-						      NULL, 0, nonce, kp->recv_key) != 0) {
+	if (!authentic) {
 		wg_engine_drop(e, p, WG_DROP_DECRYPT);
 		return;
 	}
@@ -293,6 +290,80 @@ static void receive_data(struct wg_engine *e, const struct wg_endpoint *from, ui
 	wg_timers_data_received(p, now.mono_ns);
 	p->stats.rx_packets++;
 	wg_relay_route(e, p, msg->encrypted_data, inner, family, now);
+}
+
+static void receive_data(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+			 size_t len, struct wg_time now)
+{
+	struct wg_msg_data *msg = (struct wg_msg_data *)buf;
+	struct wg_keypair *kp = data_keypair(e, buf);
+	uint64_t counter = wg_le64_read(&msg->counter);
+	uint8_t nonce[12] = {0};
+	bool authentic;
+
+	if (!kp) {
+		wg_engine_drop(e, NULL, WG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	if (!keypair_can_receive(kp, now.mono_ns)) {
+		wg_engine_drop(e, kp->peer, WG_DROP_EXPIRED_KEY);
+		return;
+	}
+	wg_le64_write(nonce + 4, counter);
+	authentic = crypto_aead_chacha20poly1305_ietf_decrypt(
+			msg->encrypted_data, NULL, NULL, msg->encrypted_data, len - sizeof(*msg),
+			NULL, 0, nonce, kp->recv_key) == 0;
+	receive_data_opened(e, from, kp, buf, len, counter, authentic, now);
+}
+
+bool wg_engine_prepare_decrypt(const struct wg_engine *e, uint8_t *buf, size_t len,
+			       struct wg_crypto_job *job, uint64_t now_mono)
+{
+	const struct wg_msg_data *msg = (const struct wg_msg_data *)buf;
+	struct wg_keypair *kp;
+
+	if (len < WG_MESSAGE_MIN_DATA || wg_le32_read(buf) != WG_MSG_DATA)
+		return false;
+	kp = data_keypair(e, buf);
+	if (!kp || !keypair_can_receive(kp, now_mono))
+		return false;
+	/* No replay pre-check: the window may only move for authentic packets, and a
+	 * replay costs the same one decryption here as on the inline path. */
+	memcpy(job->key, kp->recv_key, sizeof(job->key));
+	job->counter = wg_le64_read(&msg->counter);
+	job->data = buf + sizeof(*msg);
+	job->len = len - sizeof(*msg);
+	job->keypair = kp;
+	job->keypair_id = kp->serial;
+	job->encrypt = false;
+	job->ok = false;
+	return true;
+}
+
+void wg_engine_receive_decrypted(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
+				 size_t len, const struct wg_crypto_job *job, struct wg_time now)
+{
+	struct wg_keypair *kp;
+
+	/* A job for another buffer is the caller's bug; it must not pass as authentic. */
+	if (len < WG_MESSAGE_MIN_DATA || job->encrypt ||
+	    job->data != buf + sizeof(struct wg_msg_data) ||
+	    job->len != len - sizeof(struct wg_msg_data)) {
+		wg_engine_drop(e, NULL, WG_DROP_MALFORMED);
+		return;
+	}
+	/* The session may have ended, and its memory been reused, while the job ran. The
+	 * old keypair must not be touched: count on the device alone. */
+	kp = data_keypair(e, buf);
+	if (!kp || kp != job->keypair || kp->serial != job->keypair_id) {
+		wg_engine_drop(e, NULL, WG_DROP_EXPIRED_KEY);
+		return;
+	}
+	if (!keypair_can_receive(kp, now.mono_ns)) {
+		wg_engine_drop(e, kp->peer, WG_DROP_EXPIRED_KEY);
+		return;
+	}
+	receive_data_opened(e, from, kp, buf, len, job->counter, job->ok, now);
 }
 
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,

@@ -15,20 +15,41 @@ static void nonce_from_counter(uint8_t nonce[12], uint64_t counter)
 	wg_le64_write(nonce + 4, counter);
 }
 
-int wg_send_to_peer(struct wg_engine *e, struct wg_peer *p, const uint8_t *buf, size_t len)
+/* The last gates before anything leaves for p: 0 or -errno. */
+static int peer_reachable(struct wg_engine *e, struct wg_peer *p)
 {
-	int ret;
-
-	/* The last gate: nothing at all goes to a revoked peer. */
+	/* Nothing at all goes to a revoked peer. */
 	if (p->revoked)
 		return -EPERM;
 	if (p->endpoint.addr.sa.sa_family == AF_UNSPEC) {
 		wg_engine_drop(e, p, WG_DROP_NO_ENDPOINT);
 		return -EDESTADDRREQ;
 	}
-	ret = e->io.send_datagram(e->io.ctx, &p->endpoint, buf, len);
+	return 0;
+}
+
+int wg_send_to_peer(struct wg_engine *e, struct wg_peer *p, const uint8_t *buf, size_t len)
+{
+	int ret = peer_reachable(e, p);
+
+	if (ret == 0)
+		ret = e->io.send_datagram(e->io.ctx, &p->endpoint, buf, len);
 	if (ret == 0)
 		p->stats.tx_bytes += len;
+	return ret;
+}
+
+/* Hand the daemon a data message to seal itself (io.send_unsealed): len is header and
+ * padded plaintext; what leaves, and is counted, is len + the tag. */
+static int send_unsealed_to_peer(struct wg_engine *e, struct wg_peer *p, struct wg_keypair *kp,
+				 uint8_t *msg, size_t len, uint64_t counter)
+{
+	int ret = peer_reachable(e, p);
+
+	if (ret == 0)
+		ret = e->io.send_unsealed(e->io.ctx, &p->endpoint, msg, len, kp->send_key, counter);
+	if (ret == 0)
+		p->stats.tx_bytes += len + WG_AUTHTAG_LEN;
 	return ret;
 }
 
@@ -92,11 +113,17 @@ static int encrypt_and_send(struct wg_engine *e, struct wg_peer *p, struct wg_ke
 	wg_le64_write(&hdr->counter, counter);
 	memcpy(hdr->encrypted_data, pkt, len);
 	memset(hdr->encrypted_data + len, 0, padded - len);
-	nonce_from_counter(nonce, counter);
-	crypto_aead_chacha20poly1305_ietf_encrypt(hdr->encrypted_data, &clen, hdr->encrypted_data,
-						  padded, NULL, 0, NULL, nonce, kp->send_key);
-	total = sizeof(*hdr) + (size_t)clen;
-	ret = wg_send_to_peer(e, p, e->out, total);
+	if (e->io.send_unsealed) {
+		/* Sealed by the daemon, with the rest of its batch, on the cores it has. */
+		ret = send_unsealed_to_peer(e, p, kp, e->out, sizeof(*hdr) + padded, counter);
+	} else {
+		nonce_from_counter(nonce, counter);
+		crypto_aead_chacha20poly1305_ietf_encrypt(hdr->encrypted_data, &clen,
+							  hdr->encrypted_data, padded, NULL, 0,
+							  NULL, nonce, kp->send_key);
+		total = sizeof(*hdr) + (size_t)clen;
+		ret = wg_send_to_peer(e, p, e->out, total);
+	}
 	if (ret < 0)
 		return ret;
 	if (len)
@@ -215,6 +242,7 @@ void wg_send_handshake_response(struct wg_engine *e, struct wg_peer *p, struct w
 		wg_peer_clear_handshake(e, p);
 		goto out;
 	}
+	kp->serial = ++e->keypair_serial;
 	wg_peer_add_keypair(e, p, kp);
 	wg_key_rotation_session_derived(e, p, kp);
 	kp = NULL;

@@ -45,19 +45,30 @@ void wg_udp_tx_free(struct wg_udp_tx_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int wg_udp_tx_add(struct wg_udp_tx_batch *b, struct wg_endpoint *to, const uint8_t *buf, size_t len)
+uint8_t *wg_udp_tx_reserve(struct wg_udp_tx_batch *b, struct wg_endpoint *to, size_t len)
 {
 	struct wg_udp_tx_entry *e;
+	uint8_t *at;
 
 	if (b->count == b->cap || len > WG_UDP_BATCH_SLOT || b->used + len > b->data_cap)
-		return -ENOSPC;
+		return NULL;
 	e = &b->entries[b->count++];
 	e->to = to;
 	e->dest = *to;
 	e->off = (uint32_t)b->used;
 	e->len = (uint16_t)len;
-	memcpy(b->data + b->used, buf, len);
+	at = b->data + b->used;
 	b->used += len;
+	return at;
+}
+
+int wg_udp_tx_add(struct wg_udp_tx_batch *b, struct wg_endpoint *to, const uint8_t *buf, size_t len)
+{
+	uint8_t *at = wg_udp_tx_reserve(b, to, len);
+
+	if (!at)
+		return -ENOSPC;
+	memcpy(at, buf, len);
 	return 0;
 }
 

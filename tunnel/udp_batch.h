@@ -43,6 +43,11 @@ void wg_udp_tx_free(struct wg_udp_tx_batch *b);
  * 0, or -ENOSPC when the batch is full (flush and retry) or the datagram too large. */
 int wg_udp_tx_add(struct wg_udp_tx_batch *b, struct wg_endpoint *to, const uint8_t *buf,
 		  size_t len);
+/* Queue a datagram of len bytes to *to and return where its bytes go, to be written
+ * before the flush (e.g. encrypted in place by another thread); NULL when the batch is
+ * full or the datagram too large. The data buffer never moves: the pointer stays valid
+ * until the flush. */
+uint8_t *wg_udp_tx_reserve(struct wg_udp_tx_batch *b, struct wg_endpoint *to, size_t len);
 /* Send everything queued and empty the batch. */
 void wg_udp_tx_flush(struct wg_udp *u, struct wg_udp_tx_batch *b);
 

@@ -15,7 +15,7 @@
 #define CHUNK 4
 /* Fewer jobs than this run on the caller alone. */
 #define MIN_PARALLEL 8
-#define MAX_THREADS 64
+#define MAX_THREADS  WG_POOL_MAX_THREADS
 
 struct wg_pool {
 	pthread_t threads[MAX_THREADS];
@@ -51,7 +51,11 @@ static void *worker_main(void *arg)
 {
 	struct wg_pool *p = arg;
 	uint64_t seen = 0;
-	int init = p->thread_init ? p->thread_init() : 0;
+	int init;
+
+	/* Named, so that ps, top and the tests tell the workers from the main thread. */
+	pthread_setname_np(pthread_self(), WG_POOL_THREAD_NAME);
+	init = p->thread_init ? p->thread_init() : 0;
 
 	pthread_mutex_lock(&p->lock);
 	if (init < 0)

@@ -8,6 +8,11 @@
 
 struct wg_pool;
 
+/* At most this many threads, the caller included. */
+#define WG_POOL_MAX_THREADS 64
+/* What a worker thread is called (/proc/PID/task/TID/comm). */
+#define WG_POOL_THREAD_NAME "wg-crypto"
+
 /* threads: how many run jobs, the caller included (1 = the caller alone, no thread is
  * started). thread_init (may be NULL) runs first in every worker, e.g. to confine it to
  * the few system calls it needs; a negative return fails the pool. NULL with errno. */

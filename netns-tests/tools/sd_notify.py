@@ -27,6 +27,9 @@ def main():
     out = open(a.out, "a")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(a.socket)
+    # systemd's own notify socket takes messages from any user; so must this stand-in,
+    # for a vpnd that has dropped to its own account.
+    os.chmod(a.socket, 0o666)
     s.settimeout(0.2)
     deadline = time.monotonic() + a.timeout
     try:
