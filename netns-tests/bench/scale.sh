@@ -21,6 +21,7 @@
 #   live_s                 `branches run -n N`: all N branches handshake and ping HQ
 #   live_peer_bytes        (VmRSS after that - rss0_kb) * 1024 / N: a peer with a session
 #   show_s                 `vpnctl show --json` with N live peers
+#   reload_s               `vpnctl reload` of the unchanged N-peer config, N live peers
 #   rtt1_ms, rttN_ms       median round trip of 500 echoes, one at a time, through the
 #                          tunnel of one branch to HQ with 1 peer, and with N live peers
 #   storm1k_rate, storm1k_per_cpu   `branches storm` with K keys (default 1,000) for S s
@@ -212,6 +213,9 @@ for r in $(seq 1 "$RUNS"); do
 	t=$({ time "$VPNCTL" -s "$VT_TMP/hq.sock" show --json >"$OUT/show.json"; } 2>&1) ||
 		vt_fail "vpnctl show --json failed"
 	sample "$r" show_s "${t%% *}"
+	t=$({ time "$VPNCTL" -s "$VT_TMP/hq.sock" reload >"$OUT/reload.out" 2>&1; } 2>&1) ||
+		vt_fail "vpnctl reload failed: $(cat "$OUT/reload.out")"
+	sample "$r" reload_s "${t%% *}"
 	rtt N
 	hq_stop
 	hq_start "$CONF1"
@@ -259,6 +263,7 @@ rows = [
     ("live_s", "%s branches handshake + echo (s)" % n, ""),
     ("live_peer_bytes", "memory per live peer (bytes)", ""),
     ("show_s", "vpnctl show --json, %s live peers (s)" % n, ""),
+    ("reload_s", "vpnctl reload, %s live peers, nothing changed (s)" % n, ""),
     ("rtt1_ms", "echo RTT through the tunnel, HQ with 1 peer (ms)", ""),
     ("rttN_ms", "echo RTT through the tunnel, HQ with %s peers (ms)" % n, ""),
     ("storm1k_rate", "handshakes/s, HQ with 1000 peers, %s keys" % k, ""),
