@@ -138,6 +138,10 @@ static const int allowed[] = {
     SCMP_SYS(getegid),
     SCMP_SYS(getrandom),
     SCMP_SYS(uname),
+    /* glibc's qsort asks for the amount of memory (sysconf(_SC_PHYS_PAGES)) before its
+     * first large sort: a reload of a big config, or a start whose first large sort
+     * comes after the switch */
+    SCMP_SYS(sysinfo),
     SCMP_SYS(exit),
     SCMP_SYS(exit_group),
 };

@@ -398,6 +398,10 @@ static int allowed_child(void)
 	snprintf(renamed, sizeof(renamed), "%s/f.new", dir);
 	if (rename(file, renamed) < 0 || unlink(renamed) < 0)
 		return 26;
+	/* glibc's qsort of more than 1 KiB asks sysconf(_SC_PHYS_PAGES), i.e. sysinfo(2),
+	 * once per process: the config loader sorts that much for a few hundred peers. */
+	if (sysconf(_SC_PHYS_PAGES) <= 0)
+		return 27;
 	return 0;
 }
 
@@ -409,7 +413,7 @@ static void test_filter_allows(void **state)
 
 	/* README and docs/DESIGN.md give this number: a call added to the list is a change
 	 * to document there. */
-	assert_int_equal(vpnd_process_filter_size(), 85);
+	assert_int_equal(vpnd_process_filter_size(), 86);
 	if (skip_children())
 		return;
 	pid = fork();

@@ -114,6 +114,7 @@ vt_wait 10 "underlay ping" vt_q vt_in br ping -c 1 -W 1 -q "$UL_HQ" || vt_fail "
 (umask 077 && "$VPNCTL" genkey >"$VT_TMP/hq.key")
 HQ_PUB=$("$VPNCTL" pubkey <"$VT_TMP/hq.key")
 
+mkdir -p "$VT_TMP/hq.state" # before vt_own, so that HQ can write it once it is VT_USER
 # conf NAME PEERS: HQ's config with the first PEERS branches.
 conf() {
 	local f="$VT_TMP/$1.conf"
@@ -125,6 +126,8 @@ conf() {
 		echo "control-socket = \"$VT_TMP/hq.sock\""
 		echo "uapi = false"
 		echo "audit-log = \"$VT_TMP/hq.audit\""
+		echo "user = \"$VT_USER\""
+		echo "state-directory = \"$VT_TMP/hq.state\""
 		[ "$2" = 0 ] || "$BRANCHES" conf -n "$2" -a "$TUN_PREFIX"
 	} >"$f" || vt_fail "cannot write $f"
 	echo "$f"
@@ -145,6 +148,7 @@ HQ_PID=
 hq_start() {
 	local t0 t1
 	rm -f "$VT_TMP"/hq.audit*
+	vt_own # HQ drops to VT_USER and must still read its config to reload
 	t0=$(date +%s.%N)
 	vt_bg ip netns exec "$(vt_ns hq)" "$VPND" -c "$1" </dev/null >>"$VT_TMP/hq.log" 2>&1
 	HQ_PID=$VT_BGPID
