@@ -21,6 +21,7 @@
 
 #include "tunnel/crypto_job.h"
 #include "tunnel/engine.h"
+#include "tunnel/handshake_queue.h"
 #include "tunnel/offload.h"
 #include "tunnel/udp.h"
 #include "tunnel/udp_batch.h"
@@ -31,6 +32,11 @@ struct vpnd_datapath_stats {
 	uint64_t bad_offload;	/* TUN reads with a virtio header we could not honour */
 	uint64_t udp_reads;	/* recvmmsg calls that returned data */
 	uint64_t gro_buffers;	/* UDP buffers that held several datagrams */
+	/* The handshake queue: messages set aside, how many wait now and at most, its size,
+	 * and the longest any message waited before it was handled. */
+	uint64_t handshakes_queued;
+	unsigned handshake_queue_len, handshake_queue_high_water, handshake_queue_cap;
+	uint64_t handshake_wait_max_ns;
 };
 
 /* One datagram of a receive batch: where it is and how the engine takes it. */
@@ -63,6 +69,8 @@ struct vpnd_datapath {
 	struct vpnd_rx_item *rx_items;
 	struct wg_crypto_job *rx_jobs;
 	unsigned rx_cap; /* of both */
+	/* Handshake messages set aside by the receive batches (tunnel/handshake_queue.h). */
+	struct wg_handshake_queue handshakes;
 	struct vpnd_datapath_stats stats;
 };
 
@@ -82,6 +90,12 @@ unsigned vpnd_datapath_threads(const struct vpnd_datapath *dp);
 void vpnd_datapath_tun_readable(struct vpnd_datapath *dp, struct wg_engine *e, int budget);
 /* Drain one UDP socket (at most `budget` batch reads) into the engine. */
 void vpnd_datapath_udp_readable(struct vpnd_datapath *dp, struct wg_engine *e, int fd, int budget);
+
+/* Handle queued handshake messages, oldest first, until the queue is empty or about
+ * budget_ns of monotonic time has gone by (at least one is handled). Returns whether
+ * some are still waiting: the event loop then comes back without sleeping, after
+ * whatever transport data arrived meanwhile. */
+bool vpnd_datapath_handshakes(struct vpnd_datapath *dp, struct wg_engine *e, uint64_t budget_ns);
 
 /* The engine's io callbacks go through these: within a read loop the datagram or packet
  * joins the batch, otherwise it leaves at once. */

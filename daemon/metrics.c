@@ -109,6 +109,15 @@ static void device_counter(struct vpnd_reply *r, const struct vpnd_metrics_input
 	vpnd_reply_printf(r, "} %" PRIu64 "\n", value);
 }
 
+static void device_gauge(struct vpnd_reply *r, const struct vpnd_metrics_input *in,
+			 const char *name, const char *help, double value)
+{
+	family(r, name, "gauge", help);
+	vpnd_reply_printf(r, "%s{", name);
+	device_labels(r, in);
+	vpnd_reply_printf(r, "} %.9g\n", value);
+}
+
 static void device_metrics(struct vpnd_reply *r, const struct vpnd_metrics_input *in)
 {
 	const struct wg_device_stats *dev = wg_engine_stats(in->engine);
@@ -155,12 +164,29 @@ static void datapath_metrics(struct vpnd_reply *r, const struct vpnd_metrics_inp
 	device_counter(r, in, "vpnd_tun_bad_offload_total",
 		       "TUN reads whose offload header could not be honoured (dropped).",
 		       d->bad_offload);
-	device_counter(r, in, "vpnd_udp_reads_total", "Batched reads (recvmmsg) that returned data.",
-		       d->udp_reads);
+	device_counter(r, in, "vpnd_udp_reads_total",
+		       "Batched reads (recvmmsg) that returned data.", d->udp_reads);
 	device_counter(r, in, "vpnd_udp_gro_buffers_total",
 		       "Received buffers that held several datagrams (UDP GRO).", d->gro_buffers);
+	device_counter(r, in, "vpnd_handshakes_queued_total",
+		       "Handshake messages set aside to be handled after the transport data of "
+		       "their batch.",
+		       d->handshakes_queued);
+	device_gauge(r, in, "vpnd_handshake_queue_length", "Handshake messages waiting now.",
+		     d->handshake_queue_len);
+	device_gauge(r, in, "vpnd_handshake_queue_high_water",
+		     "The most handshake messages that ever waited at once.",
+		     d->handshake_queue_high_water);
+	device_gauge(r, in, "vpnd_handshake_queue_capacity",
+		     "How many handshake messages may wait; more are dropped (reason "
+		     "handshake_backlog).",
+		     d->handshake_queue_cap);
+	device_gauge(r, in, "vpnd_handshake_wait_max_seconds",
+		     "The longest a handshake message waited in the queue.",
+		     (double)d->handshake_wait_max_ns / 1e9);
 	device_counter(r, in, "vpnd_udp_send_calls_total",
-		       "System calls that sent datagrams (one may carry many).", in->udp_send_calls);
+		       "System calls that sent datagrams (one may carry many).",
+		       in->udp_send_calls);
 	device_counter(r, in, "vpnd_udp_send_errors_total", "Datagrams the kernel refused to send.",
 		       in->udp_send_errors);
 }

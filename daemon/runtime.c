@@ -30,6 +30,9 @@
 
 /* Datagrams or packets handled per readiness event before others get a turn. */
 #define IO_BUDGET 64
+/* Queued handshake work done per loop turn before transport data gets its turn again:
+ * a few responder handshakes, or some hundreds of cookie replies under a flood. */
+#define HANDSHAKE_SLICE_NS (500 * 1000)
 
 struct wg_time vpnd_now(void)
 {
@@ -283,11 +286,13 @@ static void on_signal(struct vpnd_event_source *src, uint32_t events)
 void vpnd_runtime_run(struct vpnd_runtime *rt)
 {
 	struct epoll_event evs[32];
+	bool handshakes_waiting = false;
 
 	rt->running = true;
 	while (rt->running) {
 		rearm_timer(rt);
-		int n = epoll_wait(rt->epfd, evs, 32, -1);
+		/* With handshakes waiting, look at what else is ready and come back to them. */
+		int n = epoll_wait(rt->epfd, evs, 32, handshakes_waiting ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -299,6 +304,8 @@ void vpnd_runtime_run(struct vpnd_runtime *rt)
 			struct vpnd_event_source *src = evs[i].data.ptr;
 			src->handler(src, evs[i].events);
 		}
+		handshakes_waiting =
+		    vpnd_datapath_handshakes(&rt->dp, rt->engine, HANDSHAKE_SLICE_NS);
 	}
 }
 
@@ -317,6 +324,7 @@ static void show_input(struct vpnd_runtime *rt, struct vpnd_show_input *in)
 	in->endpoints = rt->endpoints;
 	in->policy = rt->policy.policy;
 	in->revoked = &rt->persist.revoked;
+	in->datapath = &rt->dp.stats;
 }
 
 static void cmd_show(void *ctx, int argc, char **argv, uid_t caller, struct vpnd_reply *r)

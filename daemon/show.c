@@ -2,6 +2,7 @@
  * as text laid out like `wg show` for people, and as the JSON document of the contract
  * for scripts. Reading never changes the engine. */
 #include "show.h"
+#include "datapath.h"
 #include "storage_health.h"
 
 #include <arpa/inet.h>
@@ -361,6 +362,14 @@ void vpnd_show_json(struct vpnd_reply *r, const struct vpnd_show_input *in)
 	vpnd_reply_printf(r, ",\n  \"handshake_initiations_received\": %" PRIu64 ",\n",
 			  dev->handshake_initiations_received);
 	vpnd_reply_printf(r, "  \"cookie_replies_sent\": %" PRIu64 ",\n", dev->cookie_replies_sent);
+	if (in->datapath)
+		vpnd_reply_printf(
+		    r,
+		    "  \"handshake_queue\": {\"length\": %u, \"high_water\": %u, "
+		    "\"capacity\": %u, \"queued\": %" PRIu64 ", \"wait_max_ms\": %.3f},\n",
+		    in->datapath->handshake_queue_len, in->datapath->handshake_queue_high_water,
+		    in->datapath->handshake_queue_cap, in->datapath->handshakes_queued,
+		    (double)in->datapath->handshake_wait_max_ns / 1e6);
 	vpnd_reply_printf(r, "  ");
 	vpnd_store_json(r);
 	vpnd_reply_printf(r, ",\n");

@@ -13,6 +13,7 @@ struct wg_allowed_ip;
 struct vpnd_config;
 struct vpnd_endpoints;
 struct vpnd_policy;
+struct vpnd_datapath_stats;
 
 struct vpnd_show_input {
 	const char *interface;
@@ -29,6 +30,8 @@ struct vpnd_show_input {
 	const struct vpnd_policy *policy;
 	/* The revocation list ("revoked_keys"); NULL: shown empty. */
 	const struct vpnd_revocations *revoked;
+	/* The packet path's counters, for "handshake_queue"; NULL leaves it out. */
+	const struct vpnd_datapath_stats *datapath;
 };
 
 /* only_peer: a peer name, or NULL for all. Returns -ENOENT (and writes an error) when the

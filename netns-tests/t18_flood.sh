@@ -4,7 +4,9 @@
 # one core sends them. Meanwhile:
 #   - br1 restarts and completes a new handshake with HQ within 2 s;
 #   - a 10/s ping from br2-lan to hq-lan loses under 5 %;
-#   - HQ's memory stays bounded; cookie replies and under-load drops are counted.
+#   - HQ's memory stays bounded; cookie replies and under-load drops are counted;
+#   - the initiations went through HQ's bounded handshake queue, which never held more
+#     than its capacity, and none waited in it for half a second.
 # Then a flood from one real address that answers cookie replies (so its mac2 is valid)
 # is held to its per-source rate: rate_limited drops are counted.
 # Prints the flood rate and HQ's CPU use.
@@ -66,6 +68,18 @@ awk -v l="$loss" 'BEGIN { exit !(l < 5) }' || vt_fail "ping loss $loss % under t
 vt_json_true hq 'd["cookie_replies_sent"] > 1000' || vt_fail "too few cookie replies counted"
 vt_json_true hq 'd["drops"]["under_load"] > 1000' || vt_fail "too few under-load drops counted"
 vt_pass "flood survived: br1 back in $took s, br2 lost $loss %, memory +$((rss1 - rss0)) kB"
+
+# The flood went through the bounded handshake queue, behind the transport data of each
+# batch: the queue never held more than its capacity, and no message waited long in it.
+hsq=$(vt_json hq 'd["handshake_queue"]')
+vt_log "HQ's handshake queue: $hsq; handshake_backlog drops $(vt_json hq 'd["drops"]["handshake_backlog"]')"
+vt_json_true hq 'd["handshake_queue"]["queued"] > 1000' ||
+	vt_fail "the flood's initiations did not go through the handshake queue: $hsq"
+vt_json_true hq '0 < d["handshake_queue"]["high_water"] <= d["handshake_queue"]["capacity"]' ||
+	vt_fail "handshake queue high water out of bounds: $hsq"
+vt_json_true hq 'd["handshake_queue"]["wait_max_ms"] < 500' ||
+	vt_fail "a handshake message waited too long in the queue: $hsq"
+vt_pass "handshake queue bounded: $hsq"
 
 # One real source that proves its address with cookies: only its fair share gets
 # through to the Diffie-Hellman.

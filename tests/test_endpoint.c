@@ -244,6 +244,7 @@ static void test_drop_reason_names(void **state)
 	    [WG_DROP_POLICY] = "policy_denied",
 	    [WG_DROP_TTL] = "ttl_expired",
 	    [WG_DROP_LOOP] = "relay_loop",
+	    [WG_DROP_HANDSHAKE_BACKLOG] = "handshake_backlog",
 	};
 	(void)state;
 

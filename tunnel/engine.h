@@ -135,6 +135,14 @@ const struct wg_device_stats *wg_engine_stats(const struct wg_engine *e);
 /* Count a drop the daemon decided before the engine saw the datagram. */
 void wg_engine_note_drop(struct wg_engine *e, enum wg_drop_reason why);
 
+/* Is this datagram a handshake initiation or response, by type and exact size? Those
+ * are what a caller may set aside and hand to wg_engine_receive later
+ * (handshake_queue.h); everything else is cheap to handle at once. */
+bool wg_engine_is_handshake(const uint8_t *buf, size_t len);
+/* Is from the current endpoint of some peer? (The test behind the cookie replies that
+ * known branches always get, and the handshake queue's reserve.) */
+bool wg_engine_source_is_peer(struct wg_engine *e, const struct wg_endpoint *from);
+
 /* A datagram from the underlay. buf is modified (decrypted in place). */
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
 		       size_t len, struct wg_time now);

@@ -366,6 +366,22 @@ void wg_engine_receive_decrypted(struct wg_engine *e, const struct wg_endpoint *
 	receive_data_opened(e, from, kp, buf, len, job->counter, job->ok, now);
 }
 
+bool wg_engine_is_handshake(const uint8_t *buf, size_t len)
+{
+	uint32_t type;
+
+	if (len < sizeof(struct wg_msg_header))
+		return false;
+	type = wg_le32_read(buf);
+	return (type == WG_MSG_HANDSHAKE_INITIATION && len == sizeof(struct wg_msg_initiation)) ||
+	       (type == WG_MSG_HANDSHAKE_RESPONSE && len == sizeof(struct wg_msg_response));
+}
+
+bool wg_engine_source_is_peer(struct wg_engine *e, const struct wg_endpoint *from)
+{
+	return wg_known_sources_contains(&e->known_sources, e->peers, from);
+}
+
 void wg_engine_receive(struct wg_engine *e, const struct wg_endpoint *from, uint8_t *buf,
 		       size_t len, struct wg_time now)
 {

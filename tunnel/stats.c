@@ -20,6 +20,7 @@ static const char *const drop_names[WG_DROP__COUNT] = {
     [WG_DROP_POLICY] = "policy_denied",
     [WG_DROP_TTL] = "ttl_expired",
     [WG_DROP_LOOP] = "relay_loop",
+    [WG_DROP_HANDSHAKE_BACKLOG] = "handshake_backlog",
 };
 
 const char *wg_drop_reason_name(enum wg_drop_reason r)

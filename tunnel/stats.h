@@ -23,6 +23,7 @@ enum wg_drop_reason {
 	WG_DROP_POLICY,		   /* the site policy denied the packet */
 	WG_DROP_TTL,		   /* relayed packet's TTL / hop limit ran out */
 	WG_DROP_LOOP,		   /* relay destination is the sending peer itself */
+	WG_DROP_HANDSHAKE_BACKLOG, /* handshake message found the handshake queue full */
 	WG_DROP__COUNT
 };
 
