@@ -39,7 +39,7 @@ metric() {
 }
 
 [ "$(vt_json hq "d['policy']['default']")" = deny ] || vt_fail "show --json: policy default is not deny"
-vt_ctl hq show | grep -q "^    deny br2 -> local" || vt_fail "vpnctl show does not list the deny rule"
+grep -q "^    deny br2 -> local" <<<"$(vt_ctl hq show)" || vt_fail "vpnctl show does not list the deny rule"
 
 # The allowed pair.
 vt_wait_lan_ping br1 hq 4 20 || vt_fail "br1-lan cannot reach hq-lan (allowed by br1 -> local)"

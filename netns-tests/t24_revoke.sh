@@ -49,8 +49,8 @@ vt_pass "br1-lan cut off: last answer $(awk -v l="$last" -v t="$t0" 'BEGIN { pri
 
 revoked True || vt_fail "show --json: br1 is not revoked"
 [ "$(vt_json hq "d['revoked_keys']")" = "[\"$KEY\"]" ] || vt_fail "revoked_keys: $(vt_json hq "d['revoked_keys']")"
-vt_ctl hq show br1 | grep -q "revoked: yes" || vt_fail "vpnctl show br1 does not say revoked"
-vt_ctl hq metrics | grep -q "^vpnd_peer_revoked{.*peer=\"br1\".*} 1$" ||
+grep -q "revoked: yes" <<<"$(vt_ctl hq show br1)" || vt_fail "vpnctl show br1 does not say revoked"
+grep -q "^vpnd_peer_revoked{.*peer=\"br1\".*} 1$" <<<"$(vt_ctl hq metrics)" ||
 	vt_fail "metric vpnd_peer_revoked is not 1 for br1"
 grep -F "$KEY # br1, revoked at " "$LIST" | grep -Eq '^.{44} # br1, revoked at [0-9T:-]+Z by uid 0$' ||
 	vt_fail "$LIST lacks br1's line: $(cat "$LIST")"

@@ -98,7 +98,7 @@ logged "audit log $AUDIT: cannot write: No space left on device (ENOSPC)" ||
 	vt_fail "metric vpnd_storage_writing for the audit log is not 0"
 lost=$(metric 'vpnd_audit_events_lost_total{interface="vpn0"}')
 [ "${lost:-0}" -gt 0 ] || vt_fail "vpnd_audit_events_lost_total is ${lost:-missing}"
-vt_ctl hq show | grep -q "audit log: cannot write $AUDIT: No space left on device (ENOSPC)" ||
+grep -q "audit log: cannot write $AUDIT: No space left on device (ENOSPC)" <<<"$(vt_ctl hq show)" ||
 	vt_fail "vpnctl show does not tell that the audit log fails"
 lan_ok "disk full"
 vt_pass "full disk: reported ($lost audit events lost so far), LAN traffic unaffected"

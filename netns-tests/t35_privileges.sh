@@ -134,7 +134,7 @@ grep -q '^vpnd_peer_handshakes_total{.*peer="br1"' <<<"$body" ||
 vt_pass "GET /metrics: $(grep -c '^vpnd_' <<<"$body") samples"
 
 # ---- revoke: the list is written by vpnd, after the drop
-if "$VPNCTL" help 2>&1 | grep -qw revoke; then
+if grep -qw revoke <<<"$("$VPNCTL" help 2>&1)"; then
 	out=$(vt_ctl hq revoke br1) || vt_fail "vpnctl revoke br1 failed: $out"
 	LIST=$(vt_state_dir hq)/$VT_IFNAME.revoked
 	[ "$(stat -c %U "$LIST" 2>/dev/null)" = vpnd ] ||
