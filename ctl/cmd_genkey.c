@@ -12,24 +12,10 @@
 
 #include "subcommands.h"
 #include "vpnd/key.h"
+#include "vpnd/write_all.h"
 
 /* Input beyond one key and some white space is not a key. */
 #define PUBKEY_INPUT_MAX 256
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* The key as one base64 line on stdout; the text is wiped before returning. */
 static int print_key(const uint8_t key[VPND_KEY_LEN])
@@ -39,7 +25,7 @@ static int print_key(const uint8_t key[VPND_KEY_LEN])
 
 	vpnd_key_to_base64(line, key);
 	line[VPND_KEY_B64_LEN] = '\n';
-	if (write_all(STDOUT_FILENO, line, VPND_KEY_B64_LEN + 1) < 0) {
+	if (vpnd_write_all(STDOUT_FILENO, line, VPND_KEY_B64_LEN + 1) < 0) {
 		vpnctl_error("cannot write to stdout: %s", strerror(errno));
 		ret = 1;
 	}

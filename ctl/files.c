@@ -15,21 +15,7 @@
 #include <sodium.h>
 
 #include "subcommands.h"
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+#include "vpnd/write_all.h"
 
 static void sync_dir_of(const char *path)
 {
@@ -134,7 +120,7 @@ int ctl_write_new_file(const char *path, const char *data, size_t len, mode_t mo
 		return -1;
 	}
 	/* The umask may have taken bits away; add them back only now, after creation. */
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || vpnd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		vpnctl_error("cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
@@ -174,7 +160,7 @@ int ctl_replace_file(const char *name, const char *data, size_t len)
 		return -1;
 	}
 	if (fchown(fd, st.st_uid, st.st_gid) < 0 || fchmod(fd, st.st_mode & 07777) < 0 ||
-	    write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	    vpnd_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		vpnctl_error("cannot write %s: %s", tmp, strerror(errno));
 		close(fd);
 		goto fail;

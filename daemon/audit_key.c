@@ -16,25 +16,9 @@
 #include "config_values.h"
 #include "log.h"
 #include "vpnd/key.h"
+#include "vpnd/write_all.h"
 
 #define SEED_LEN crypto_sign_SEEDBYTES
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* A new file holding one base64 line; never replaces an existing one (-EEXIST). */
 static int create_key_line(const char *path, const uint8_t key[VPND_KEY_LEN], mode_t mode)
@@ -47,7 +31,7 @@ static int create_key_line(const char *path, const uint8_t key[VPND_KEY_LEN], mo
 		return -errno;
 	vpnd_key_to_base64(line, key);
 	line[VPND_KEY_B64_LEN] = '\n';
-	ret = write_all(fd, line, VPND_KEY_B64_LEN + 1);
+	ret = vpnd_write_all(fd, line, VPND_KEY_B64_LEN + 1);
 	if (!ret && fchmod(fd, mode) < 0)
 		ret = -errno;
 	if (!ret && fsync(fd) < 0)

@@ -16,6 +16,7 @@
 #include "state.h"
 #include "storage_health.h"
 #include "vpnd/key.h"
+#include "vpnd/write_all.h"
 
 #define HEADER                                                                                     \
 	"# vpnd key rotations: the peer configured with public-key OLD (first key) and\n"          \
@@ -273,21 +274,6 @@ void vpnd_rotations_free(struct vpnd_rotations *r)
 	*r = (struct vpnd_rotations){0};
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Written under a temporary name and linked into place: link(2), unlike rename(2), never
  * replaces a file, so a pending next key that was already handed out cannot be lost. */
 int vpnd_key_rotation_new_key_file(const char *path, uint8_t pub[32])
@@ -314,7 +300,7 @@ int vpnd_key_rotation_new_key_file(const char *path, uint8_t pub[32])
 	else if (fchmod(fd, 0600) < 0)
 		ret = -errno;
 	else
-		ret = write_all(fd, line, VPND_KEY_B64_LEN + 1);
+		ret = vpnd_write_all(fd, line, VPND_KEY_B64_LEN + 1);
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && !ret)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "storage_health.h"
+#include "vpnd/write_all.h"
 
 int vpnd_state_read(const char *path, char **text)
 {
@@ -68,21 +69,6 @@ out:
 	return ret;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The rename is durable only once the directory that holds the name is on disk. */
 static int sync_dir(const char *dir)
 {
@@ -121,7 +107,7 @@ static int replace(const char *path, const char *dir, const char *text, size_t l
 	}
 	ret = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (!ret)
-		ret = write_all(fd, text, len);
+		ret = vpnd_write_all(fd, text, len);
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
 	/* close() is where some file systems (NFS) report a write that did not happen. */
