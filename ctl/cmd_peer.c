@@ -41,18 +41,6 @@ static const struct {
 	"CIDR[,CIDR...] [--endpoint HOST:PORT] [--keepalive SECONDS] "                             \
 	"[--preshared-key-file FILE]"
 
-static int call(const char *sock, const char *request)
-{
-	struct ctl_reply reply;
-	int ret;
-
-	if (ctl_call(sock, request, &reply) < 0)
-		return 1;
-	ret = ctl_print_reply(&reply);
-	ctl_reply_free(&reply);
-	return ret;
-}
-
 static int peer_remove(int argc, char *argv[], const char *sock)
 {
 	char request[32 + VPND_CTL_MAX_REQUEST];
@@ -64,7 +52,7 @@ static int peer_remove(int argc, char *argv[], const char *sock)
 	if (!ctl_check_peer_name(argv[1]))
 		return 1;
 	snprintf(request, sizeof(request), "peer-remove %s", argv[1]);
-	return call(sock, request);
+	return ctl_run(sock, request);
 }
 
 /* A word of the request: printable ASCII, no blank. */
@@ -152,7 +140,7 @@ static int peer_add(int argc, char *argv[], const char *sock)
 			     VPND_CTL_MAX_REQUEST - 1);
 		goto out;
 	}
-	ret = call(sock, request);
+	ret = ctl_run(sock, request);
 out:
 	sodium_memzero(psk, sizeof(psk));
 	sodium_memzero(psk_b64, sizeof(psk_b64));

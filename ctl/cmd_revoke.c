@@ -29,18 +29,6 @@ static const char *operand(int argc, char *argv[], const char *what)
 	return argv[i];
 }
 
-static int call(const char *sock, const char *request)
-{
-	struct ctl_reply reply;
-	int ret;
-
-	if (ctl_call(sock, request, &reply) < 0)
-		return 1;
-	ret = ctl_print_reply(&reply);
-	ctl_reply_free(&reply);
-	return ret;
-}
-
 int revoke_main(int argc, char *argv[], const char *sock)
 {
 	char request[16 + VPND_PEER_NAME_MAX];
@@ -49,7 +37,7 @@ int revoke_main(int argc, char *argv[], const char *sock)
 	if (!peer || !ctl_check_peer_name(peer))
 		return 1;
 	snprintf(request, sizeof(request), "revoke %s", peer);
-	return call(sock, request);
+	return ctl_run(sock, request);
 }
 
 int unrevoke_main(int argc, char *argv[], const char *sock)
@@ -69,5 +57,5 @@ int unrevoke_main(int argc, char *argv[], const char *sock)
 	}
 	snprintf(request, sizeof(request), "unrevoke %.*s", VPND_KEY_B64_LEN,
 		 key + strspn(key, " \t\n"));
-	return call(sock, request);
+	return ctl_run(sock, request);
 }

@@ -326,3 +326,15 @@ int ctl_print_reply(const struct ctl_reply *reply)
 	}
 	return 1;
 }
+
+int ctl_run(const char *sock, const char *request)
+{
+	struct ctl_reply reply;
+	int ret;
+
+	if (ctl_call(sock, request, &reply) < 0)
+		return 1;
+	ret = ctl_print_reply(&reply);
+	ctl_reply_free(&reply);
+	return ret;
+}

@@ -28,5 +28,7 @@ bool ctl_check_peer_name(const char *name);
 /* The body of an ok reply goes to stdout; an error's lines go to stderr, each prefixed
  * "vpnctl: ". Returns the exit status: 0 for ok, 1 otherwise. */
 int ctl_print_reply(const struct ctl_reply *reply);
+/* ctl_call, then ctl_print_reply: the whole of most commands. The exit status. */
+int ctl_run(const char *sock, const char *request);
 
 #endif

@@ -15,22 +15,8 @@
 #include <sodium.h>
 
 #include "subcommands.h"
+#include "vpnd/sync_dir.h"
 #include "vpnd/write_all.h"
-
-static void sync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd;
-
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
 
 int ctl_read_file(const char *path, size_t max, char **text, size_t *len)
 {
@@ -131,7 +117,7 @@ int ctl_write_new_file(const char *path, const char *data, size_t len, mode_t mo
 		unlink(path);
 		return -1;
 	}
-	sync_dir_of(path);
+	vpnd_sync_dir_of(path);
 	return 0;
 }
 
@@ -173,7 +159,7 @@ int ctl_replace_file(const char *name, const char *data, size_t len)
 		vpnctl_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto fail;
 	}
-	sync_dir_of(path);
+	vpnd_sync_dir_of(path);
 	free(tmp);
 	free(path);
 	return 0;

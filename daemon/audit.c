@@ -29,6 +29,7 @@
 #include "storage_health.h"
 #include "vpnd/audit.h"
 #include "vpnd/key.h"
+#include "vpnd/sync_dir.h"
 
 #define SUPPRESSED_SLOTS 8
 #define WATCHED_MAX	 4
@@ -184,7 +185,7 @@ static int rotate(void)
 	A.file_lines = 0;
 	A.cut_pending = false;
 	A.rotations++;
-	vpnd_audit_sync_dir(A.path);
+	vpnd_sync_dir_of(A.path);
 	log_notice("audit log %s rotated: the previous file, closed at record %" PRIu64 ", is %s",
 		   A.path, A.seq, dest);
 	set_header("rotated", dest, NULL);

@@ -114,21 +114,6 @@ int vpnd_audit_move_aside(const char *path, unsigned *next, char **dest)
 	return 0;
 }
 
-void vpnd_audit_sync_dir(const char *path)
-{
-	char *copy = strdup(path);
-	int fd;
-
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
 int vpnd_audit_open_locked(const char *path, int flags)
 {
 	int fd = open(path, flags | O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);

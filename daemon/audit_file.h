@@ -19,8 +19,6 @@ int vpnd_audit_open_locked(const char *path, int flags);
  * when *next is 0, then counted on in *next). Never replaces a file. The new name in
  * *dest (malloc'd). 0 or -errno. */
 int vpnd_audit_move_aside(const char *path, unsigned *next, char **dest);
-/* fsync the directory holding path, so a rename survives a crash. */
-void vpnd_audit_sync_dir(const char *path);
 
 /* What continuing a file needs from it. */
 struct vpnd_audit_tail {

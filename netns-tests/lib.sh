@@ -713,16 +713,9 @@ vt_own() {
 # vt_start SITE: run vpnd in SITE's namespace (log in $VT_TMP/SITE.log) and wait until it
 # answers on its control socket and its TUN device is up.
 vt_start() {
-	local s=$1 log
-	log=$(vt_logfile "$s")
-	[ -f "$(vt_conf "$s")" ] || vt_write_conf "$s"
-	vt_own
-	echo "===== vpnd -c $(vt_conf "$s") started $(date +%T.%3N)" >>"$log"
-	ip netns exec "$(vt_ns "$s")" "$VPND" -c "$(vt_conf "$s")" </dev/null >>"$log" 2>&1 &
-	VT_PID[$s]=$!
-	VT_KIND[$s]=vpnd
-	vt_wait_ready "$s" || vt_fail "vpnd in $s did not become ready"
-	vt_log "$s: vpnd running (pid ${VT_PID[$s]})"
+	vt_launch "$1"
+	vt_wait_ready "$1" || vt_fail "vpnd in $1 did not become ready"
+	vt_log "$1: vpnd running (pid ${VT_PID[$1]})"
 }
 
 # vt_launch SITE: start vpnd in SITE's namespace like vt_start, without waiting for it

@@ -20,35 +20,9 @@
 #include "daemon/state.h"
 #include "vpnd/key.h"
 
-struct dir {
-	char path[64];
-	char file[128];
-};
-
-static int dir_up(void **state)
-{
-	struct dir *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return -1;
-	snprintf(d->path, sizeof(d->path), "/tmp/test_revocation.XXXXXX");
-	if (!mkdtemp(d->path))
-		return -1;
-	snprintf(d->file, sizeof(d->file), "%s/vpn0.revoked", d->path);
-	*state = d;
-	return 0;
-}
-
-static int dir_down(void **state)
-{
-	struct dir *d = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
-	assert_int_equal(system(cmd), 0);
-	free(d);
-	return 0;
-}
+#define TEMP_DIR_PREFIX "test_revocation"
+#define TEMP_DIR_FILE	"vpn0.revoked"
+#include "temp_dir.h"
 
 static void key_of(uint8_t key[32], uint8_t fill)
 {

@@ -24,35 +24,9 @@
 
 #define SEC UINT64_C(1000000000)
 
-struct dir {
-	char path[64];
-	char file[128];
-};
-
-static int dir_up(void **state)
-{
-	struct dir *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return -1;
-	snprintf(d->path, sizeof(d->path), "/tmp/test_state_files.XXXXXX");
-	if (!mkdtemp(d->path))
-		return -1;
-	snprintf(d->file, sizeof(d->file), "%s/file", d->path);
-	*state = d;
-	return 0;
-}
-
-static int dir_down(void **state)
-{
-	struct dir *d = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
-	assert_int_equal(system(cmd), 0);
-	free(d);
-	return 0;
-}
+#define TEMP_DIR_PREFIX "test_state_files"
+#define TEMP_DIR_FILE	"file"
+#include "temp_dir.h"
 
 static const char *b64_of(char buf[VPND_KEY_B64_LEN + 1], uint8_t fill)
 {
